@@ -1,0 +1,62 @@
+"""Client settings from the environment and an optional `.env` (the environment wins)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+DEFAULT_BASE_URL = "https://api.wiro.ai/v1"
+DEFAULT_SOCKET_URL = "wss://socket.wiro.ai/v1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Secrets stay out of repr so a logged Settings never shows them.
+    api_key: str | None = field(default=None, repr=False)
+    api_secret: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    socket_url: str = DEFAULT_SOCKET_URL
+    poll_interval: float = 1.0
+    request_timeout: float = 30.0
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+
+def merged_environment(environ: Mapping[str, str] | None = None,
+                       dotenv_path: str | os.PathLike | None = ".env") -> dict[str, str]:
+    """`.env` values overlaid by the real environment."""
+    values: dict[str, str] = {}
+    if dotenv_path and os.path.exists(dotenv_path):
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def _number(values: Mapping[str, str], name: str, default: float) -> float:
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not number >= 0:
+        raise ValueError(f"{name} must be zero or more, got {raw!r}")
+    return number
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  dotenv_path: str | os.PathLike | None = ".env") -> Settings:
+    values = merged_environment(environ, dotenv_path)
+    return Settings(
+        api_key=(values.get("WIRO_API_KEY") or "").strip() or None,
+        api_secret=(values.get("WIRO_API_SECRET") or "").strip() or None,
+        base_url=(values.get("WIRO_API_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+        socket_url=(values.get("WIRO_SOCKET_URL") or DEFAULT_SOCKET_URL).rstrip("/"),
+        poll_interval=_number(values, "WIRO_POLL_INTERVAL", 1.0),
+        request_timeout=_number(values, "WIRO_REQUEST_TIMEOUT", 30.0),
+    )

@@ -1,0 +1,258 @@
+"""Check a user's inputs against the model spec before anything is sent (and paid for).
+
+`validate_inputs` either returns the `RunRequest` to send or raises one
+`InvalidInputError` that lists every problem, each naming the field by its label and
+saying what to change.
+"""
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from PIL import Image, UnidentifiedImageError
+
+from . import spec
+from .errors import InvalidInputError
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+
+
+@dataclass(frozen=True)
+class ImageUrl:
+    url: str
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    path: str
+    width: int = 0
+    height: int = 0
+    format: str = ""
+
+    @property
+    def filename(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1_000_000
+
+    @property
+    def content_type(self) -> str:
+        return Image.MIME.get(self.format.upper(), "application/octet-stream")
+
+
+ImageRef = ImageUrl | ImageFile
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What will be sent to Run: the scalar parameters and the ordered reference images."""
+
+    params: dict[str, Any]
+    images: tuple[ImageRef, ...] = ()
+
+    @property
+    def has_files(self) -> bool:
+        return any(isinstance(i, ImageFile) for i in self.images)
+
+    @property
+    def input_megapixels(self) -> float:
+        return sum(i.megapixels for i in self.images if isinstance(i, ImageFile))
+
+
+def _entry_text(entry: Any) -> str | None:
+    """Gradio hands files over as paths, FileData dicts or objects with a .path."""
+    if isinstance(entry, (ImageUrl, ImageFile)):
+        return None
+    if isinstance(entry, os.PathLike):
+        return os.fspath(entry)
+    if isinstance(entry, dict):
+        return entry.get("path") or entry.get("url") or entry.get("name")
+    if isinstance(entry, str):
+        return entry
+    return getattr(entry, "path", None)
+
+
+def _private_host(host: str) -> bool:
+    if host in {"localhost", ""} or host.endswith(".localhost") or host.endswith(".local"):
+        return True
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not addr.is_global
+
+
+def _check_url(label: str, url: str, allow_private_urls: bool) -> list[str]:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return [f"{label}: {url[:80]!r} is not a web address; use an http(s) URL or upload "
+                "the image."]
+    if not allow_private_urls and _private_host(parts.hostname.lower()):
+        return [f"{label}: {parts.hostname} is a local or private address that Wiro cannot "
+                "reach; use a public http(s) URL or upload the image."]
+    return []
+
+
+def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
+    name = os.path.basename(path) or path
+    if not os.path.isfile(path):
+        return None, [f"{label} ({name}) could not be read; upload it again."]
+    try:
+        with Image.open(path) as im:
+            width, height, fmt = im.width, im.height, im.format or ""
+            if width * height > spec.MAX_UPLOAD_PIXELS:
+                return None, [
+                    f"{label} ({name}) is {width}×{height} = {width * height / 1e6:.0f} MP; the "
+                    f"largest accepted is {spec.MAX_UPLOAD_PIXELS / 1e6:.0f} MP. Use a smaller "
+                    "image."]
+            im.load()  # decodes fully, so truncated or corrupt files fail here, not at Wiro
+    except Image.DecompressionBombError:
+        return None, [f"{label} ({name}) has too many pixels to be a real photo; use a "
+                      "smaller image."]
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        kind = "is damaged or cut short" if isinstance(exc, (OSError, SyntaxError)) and not \
+            isinstance(exc, UnidentifiedImageError) else "is not an image"
+        return None, [f"{label} ({name}) {kind}; upload a PNG, JPEG or WebP image."]
+    return ImageFile(path=path, width=width, height=height, format=fmt), []
+
+
+def _check_images(entries: Sequence[Any] | None,
+                  allow_private_urls: bool) -> tuple[list[ImageRef], list[str]]:
+    field = spec.INPUT_IMAGE
+    entries = [e for e in (entries or []) if e not in (None, "")]
+    problems: list[str] = []
+    if len(entries) > field.max_items:
+        problems.append(f"{field.label} has {len(entries)} images; {spec.MODEL_TITLE} takes at "
+                        f"most {field.max_items}. Remove {len(entries) - field.max_items}.")
+    images: list[ImageRef] = []
+    for number, entry in enumerate(entries, start=1):
+        label = f"{field.label} {number}"
+        if isinstance(entry, (ImageUrl, ImageFile)):
+            entry = entry.url if isinstance(entry, ImageUrl) else entry.path
+        text = _entry_text(entry)
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{label} is not an image or a URL; remove it and add it again.")
+            continue
+        text = text.strip()
+        scheme = _SCHEME.match(text)
+        if scheme and len(scheme.group(1)) > 1:  # one letter is a Windows drive, not a scheme
+            found = _check_url(label, text, allow_private_urls)
+            problems += found
+            if not found:
+                images.append(ImageUrl(text))
+        else:
+            image, found = _check_file(label, text)
+            problems += found
+            if image:
+                images.append(image)
+    total_mp = sum(i.megapixels for i in images if isinstance(i, ImageFile))
+    if total_mp > spec.MAX_INPUT_MEGAPIXELS:
+        problems.append(f"{field.label}: the uploaded images add up to {total_mp:.1f} MP; "
+                        f"{spec.MODEL_TITLE} takes at most {spec.MAX_INPUT_MEGAPIXELS:g} MP in "
+                        "all. Use smaller or fewer images.")
+    return images, problems
+
+
+def _as_integer(field: spec.ModelInput, raw: Any) -> tuple[int | None, str | None]:
+    label = field.label
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, f"{label} is empty; enter a whole number ({_range_text(field)})."
+    if isinstance(raw, bool):
+        return None, f"{label} must be a whole number, not {raw!r}."
+    if isinstance(raw, str):
+        try:
+            raw = float(raw.strip())
+        except ValueError:
+            return None, f"{label} must be a whole number ({_range_text(field)}), not {raw!r}."
+    if not isinstance(raw, (int, float)):
+        return None, f"{label} must be a whole number ({_range_text(field)})."
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return None, f"{label} must be a finite whole number ({_range_text(field)}), not {raw}."
+    if raw != int(raw):
+        low, high = math.floor(raw), math.ceil(raw)
+        return None, f"{label} must be a whole number, e.g. {low} or {high} (got {raw:g})."
+    return int(raw), None
+
+
+def _range_text(field: spec.ModelInput) -> str:
+    text = f"{field.minimum} to {field.maximum}"
+    if field.step and field.step > 1:
+        text += f", a multiple of {field.step}"
+    if field.zero_means_match_input:
+        text += ", or 0 to match the input image"
+    return text
+
+
+def _check_number(field: spec.ModelInput, raw: Any) -> tuple[int | None, list[str]]:
+    value, problem = _as_integer(field, raw)
+    if problem:
+        return None, [problem]
+    if value == 0 and field.zero_means_match_input:
+        return 0, []
+    if not field.minimum <= value <= field.maximum:
+        zero = " (or 0 to match the input image)" if field.zero_means_match_input else ""
+        return None, [f"{field.label} must be between {field.minimum} and {field.maximum}"
+                      f"{zero}; {value} is out of range."]
+    if field.step and field.step > 1 and value % field.step:
+        below = max(field.minimum, value - value % field.step)
+        above = min(field.maximum, below + field.step)
+        return None, [f"{field.label} must be a multiple of {field.step}, e.g. {below} or "
+                      f"{above} (got {value})."]
+    return value, []
+
+
+def _check_format(raw: Any) -> tuple[str | None, list[str]]:
+    field = spec.OUTPUT_FORMAT
+    value = str(raw or "").strip().lower()
+    value = "jpeg" if value == "jpg" else value
+    if value in field.option_values:
+        return value, []
+    choices = " or ".join(o.label for o in field.options)
+    return None, [f"{field.label} must be {choices} (got {raw!r})."]
+
+
+def _check_prompt(raw: Any) -> tuple[str | None, list[str]]:
+    field = spec.PROMPT
+    text = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
+    if not text.strip():
+        return None, [f"{field.label} is empty; describe the image you want."]
+    if len(text) > spec.MAX_PROMPT_CHARS:
+        return None, [f"{field.label} is {len(text):,} characters; shorten it to at most "
+                      f"{spec.MAX_PROMPT_CHARS:,}."]
+    return text.strip(), []
+
+
+def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = True) -> RunRequest:
+    """Return the request to send, or raise InvalidInputError listing every problem.
+
+    Missing scalar inputs take the spec's defaults; a missing inputImage means none.
+    `allow_private_urls=False` (live mode) refuses loopback and private-network URLs.
+    """
+    problems: list[str] = []
+    params: dict[str, Any] = {}
+    images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls)
+    problems += found
+    params[spec.PROMPT.name], found = _check_prompt(values.get(spec.PROMPT.name))
+    problems += found
+    for field in spec.NUMBER_INPUTS:
+        params[field.name], found = _check_number(field, values.get(field.name, field.default))
+        problems += found
+    params[spec.OUTPUT_FORMAT.name], found = _check_format(
+        values.get(spec.OUTPUT_FORMAT.name, spec.OUTPUT_FORMAT.default))
+    problems += found
+    for field in (spec.WIDTH, spec.HEIGHT):
+        if params.get(field.name) == 0 and not values.get(spec.INPUT_IMAGE.name):
+            problems.append(f"{field.label} is 0 (match the input image) but there is no input "
+                            f"image; add a reference image or set {field.label} between "
+                            f"{field.minimum} and {field.maximum}.")
+    if problems:
+        raise InvalidInputError(problems)
+    ordered = {f.name: params[f.name] for f in spec.INPUTS if f.name in params}
+    return RunRequest(params=ordered, images=tuple(images))
