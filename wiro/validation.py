@@ -126,6 +126,8 @@ def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
 def _check_images(entries: Sequence[Any] | None,
                   allow_private_urls: bool) -> tuple[list[ImageRef], list[str]]:
     field = spec.INPUT_IMAGE
+    if entries is not None and not isinstance(entries, (list, tuple)):
+        entries = [entries]  # one image given on its own (a str would split into letters)
     entries = [e for e in (entries or []) if e not in (None, "")]
     problems: list[str] = []
     if len(entries) > field.max_items:
@@ -239,6 +241,8 @@ def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = Tru
     params: dict[str, Any] = {}
     images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls)
     problems += found
+    # An image that failed its own check is already reported; don't also call it missing.
+    has_images = bool(images or found)
     params[spec.PROMPT.name], found = _check_prompt(values.get(spec.PROMPT.name))
     problems += found
     for field in spec.NUMBER_INPUTS:
@@ -248,7 +252,7 @@ def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = Tru
         values.get(spec.OUTPUT_FORMAT.name, spec.OUTPUT_FORMAT.default))
     problems += found
     for field in (spec.WIDTH, spec.HEIGHT):
-        if params.get(field.name) == 0 and not values.get(spec.INPUT_IMAGE.name):
+        if params.get(field.name) == 0 and not has_images:
             problems.append(f"{field.label} is 0 (match the input image) but there is no input "
                             f"image; add a reference image or set {field.label} between "
                             f"{field.minimum} and {field.maximum}.")

@@ -1,0 +1,209 @@
+"""FLUX.2 [pro] on Wiro: a Gradio demo. Run `python app.py`; with no WIRO_API_KEY it uses
+the built-in simulator. Every label, default, range and example comes from wiro.spec."""
+from __future__ import annotations
+
+import atexit
+import html
+import os
+import re
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a demo
+
+import gradio as gr  # noqa: E402
+
+from studio import references  # noqa: E402
+from studio.backend import SIMULATOR_NOTICE, AppSettings, start_backend
+from studio.outputs import OutputStore
+from studio.run import ActiveRuns, RunUpdate, generate, status_html
+from wiro import spec
+
+HERE = Path(__file__).parent
+APP_SETTINGS = AppSettings.load()
+backend = start_backend(app_settings=APP_SETTINGS)
+active_runs = ActiveRuns()
+outputs = OutputStore()
+atexit.register(active_runs.stop_all)  # Ctrl-C / SIGTERM: leave no paid task running
+
+IDLE = status_html("idle", "Ready. Press Generate.")
+
+
+def number_input(field: spec.ModelInput, **extra) -> gr.Number:
+    # Bounds are checked by wiro.validation (one message per problem, by label), not by Gradio.
+    return gr.Number(label=field.label, info=field.help or None, value=field.default,
+                     precision=0, step=field.step, **extra)
+
+
+def model_values(images, prompt, width, height, safety, seed, output_format) -> dict:
+    names = [f.name for f in spec.INPUTS]
+    return dict(zip(names, (images, prompt, width, height, safety, seed, output_format)))
+
+
+def run_from_page(images, prompt, width, height, safety, seed, randomize, output_format,
+                  request: gr.Request):
+    values = model_values(images, prompt, width, height, safety, seed, output_format)
+    for update in generate(backend, active_runs, outputs, request.session_hash, values,
+                           randomize_seed=bool(randomize)):
+        yield page_outputs(update, randomize)
+
+
+def page_outputs(update: RunUpdate, randomize: bool):
+    done = update.image is not None
+    return (update.status,
+            update.image if done else gr.skip(),
+            gr.update(value=update.image, visible=True) if done else gr.skip(),
+            update.details if done else gr.skip(),
+            update.seed if randomize and update.seed is not None else gr.skip())
+
+
+def run_from_api(inputImage, prompt, width, height, safetyTolerance, seed, outputFormat,
+                 request: gr.Request):
+    """Generate one image with FLUX.2 [pro] on Wiro and return it with the run's details."""
+    values = model_values(inputImage, prompt, width, height, safetyTolerance, seed, outputFormat)
+    session = f"api-{request.session_hash}"
+    last = None
+    for last in generate(backend, active_runs, outputs, session, values):
+        if not last.finished:
+            yield gr.skip(), gr.skip()
+    if last is None or last.image is None:
+        raise gr.Error(_plain(last.status if last else "The run did not start."))
+    yield last.image, last.details
+
+
+def _plain(status: str) -> str:
+    """The status area's HTML as text, for API callers."""
+    text = re.sub(r"</?(li|br)[^>]*>", "\n", status)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def stop_from_page(request: gr.Request):
+    lines = active_runs.stop(request.session_hash)
+    if not lines:
+        return status_html("stopped", "Nothing was running.")
+    return status_html("stopped", "Stopped.", "<br>".join(lines))
+
+
+def end_session(request: gr.Request):
+    active_runs.stop(request.session_hash)
+    outputs.drop(request.session_hash)
+
+
+def refs_view(entries, note=""):
+    choices = references.choices(entries)
+    return (entries, references.render(entries),
+            gr.update(choices=choices, value=choices[-1][1] if choices else None), note)
+
+
+with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro") as demo:
+    gr.Markdown(f"# {spec.MODEL_TITLE} on Wiro\nBlack Forest Labs' image model: generate from "
+                "a prompt, or edit and combine up to 8 reference images.")
+    if backend.is_simulator:
+        gr.HTML(f'<div class="mode-banner" id="mode-banner">{html.escape(SIMULATOR_NOTICE)}</div>')
+    else:
+        gr.HTML('<div class="mode-banner live" id="mode-banner">Live: calls Wiro\'s API '
+                "(each run is charged to the configured key).</div>")
+    refs = gr.State(spec.default_reference_images())
+    with gr.Row():
+        with gr.Column(scale=5):
+            prompt = gr.Textbox(label=spec.PROMPT.label, info=spec.PROMPT.help,
+                                value=spec.PROMPT.default, lines=4, elem_id="prompt")
+            with gr.Row():
+                run_button = gr.Button("Generate", variant="primary", elem_id="generate")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+            status = gr.HTML(IDLE, elem_id="run-status-box")
+            with gr.Accordion(f"{spec.INPUT_IMAGE.label}: reference images, sent in this order "
+                              "(prompts call them image 1, image 2, …)", open=True):
+                refs_html = gr.HTML(references.render(spec.default_reference_images()),
+                                    elem_id="refs")
+                refs_note = gr.Markdown("", elem_id="refs-note")
+                upload = gr.File(label="Add images", file_count="multiple", file_types=["image"],
+                                 elem_id="ref-upload")
+                with gr.Row():
+                    ref_url = gr.Textbox(label="Or add an image URL", placeholder="https://…",
+                                         scale=4, elem_id="ref-url")
+                    add_url = gr.Button("Add URL", scale=1, elem_id="ref-add-url")
+                with gr.Row():
+                    selected = gr.Dropdown(label="Selected image", scale=3, elem_id="ref-select",
+                                           choices=references.choices(
+                                               spec.default_reference_images()))
+                    up = gr.Button("↑ Earlier", scale=1, elem_id="ref-up")
+                    down = gr.Button("↓ Later", scale=1, elem_id="ref-down")
+                    remove = gr.Button("Remove", scale=1, elem_id="ref-remove")
+                    clear = gr.Button("Clear all", scale=1, elem_id="ref-clear")
+            with gr.Accordion("Advanced settings", open=False):
+                gr.Markdown("Width and height: multiples of 16 from 64 to 2048, or **0 to match "
+                            "the first input image**.")
+                with gr.Row():
+                    width = number_input(spec.WIDTH, elem_id="width")
+                    height = number_input(spec.HEIGHT, elem_id="height")
+                safety = gr.Slider(label=spec.SAFETY_TOLERANCE.label,
+                                   info=spec.SAFETY_TOLERANCE.help,
+                                   minimum=spec.SAFETY_TOLERANCE.minimum,
+                                   maximum=spec.SAFETY_TOLERANCE.maximum,
+                                   step=spec.SAFETY_TOLERANCE.step,
+                                   value=spec.SAFETY_TOLERANCE.default, elem_id="safety")
+                with gr.Row():
+                    seed = number_input(spec.SEED, elem_id="seed")
+                    randomize = gr.Checkbox(label="Randomize seed", value=False,
+                                            elem_id="randomize")
+                output_format = gr.Radio(label=spec.OUTPUT_FORMAT.label,
+                                         info=spec.OUTPUT_FORMAT.help,
+                                         choices=[(o.label, o.value)
+                                                  for o in spec.OUTPUT_FORMAT.options],
+                                         value=spec.OUTPUT_FORMAT.default, elem_id="format")
+        with gr.Column(scale=4):
+            result = gr.Image(label="Result", type="filepath", interactive=False,
+                              elem_id="result", buttons=["fullscreen"])
+            download = gr.File(label="Download (the exact file Wiro returned)", visible=False,
+                               elem_id="download", interactive=False)
+            details = gr.JSON(label="Run details", elem_id="details")
+    gr.Markdown("### Inspirations\nClick one to fill the inputs, then press Generate.")
+    with gr.Row():
+        for number, inspiration in enumerate(spec.INSPIRATIONS, start=1):
+            gr.Button(inspiration.title, size="sm", elem_id=f"example-{number}").click(
+                lambda i=inspiration: (i.prompt, *refs_view(list(i.input_images))),
+                outputs=[prompt, refs, refs_html, selected, refs_note],
+                api_visibility="private")
+
+    model_inputs = [refs, prompt, width, height, safety, seed, randomize, output_format]
+    run_event = run_button.click(run_from_page, model_inputs,
+                                 [status, result, download, details, seed],
+                                 api_visibility="private", concurrency_id="runs",
+                                 concurrency_limit=APP_SETTINGS.max_concurrent_runs)
+    stop_button.click(stop_from_page, None, status, cancels=[run_event],
+                      api_visibility="private", concurrency_limit=None)
+    demo.unload(end_session)
+
+    ref_outputs = [refs, refs_html, selected, refs_note]
+    upload.upload(lambda e, f: (*refs_view(*references.add_files(e, f)), None),
+                  [refs, upload], [*ref_outputs, upload], api_visibility="private")
+    add_url.click(lambda e, u: (*refs_view(*references.add_url(e, u)), ""),
+                  [refs, ref_url], [*ref_outputs, ref_url], api_visibility="private")
+    up.click(lambda e, n: refs_view(references.move(e, n, -1)), [refs, selected], ref_outputs,
+             api_visibility="private")
+    down.click(lambda e, n: refs_view(references.move(e, n, +1)), [refs, selected], ref_outputs,
+               api_visibility="private")
+    remove.click(lambda e, n: refs_view(references.remove(e, n)), [refs, selected], ref_outputs,
+                 api_visibility="private")
+    clear.click(lambda: refs_view([]), None, ref_outputs, api_visibility="private")
+
+    with gr.Column(visible=False):  # the named API endpoint: the seed's inputs, in its order
+        api_images = gr.File(label=spec.INPUT_IMAGE.label, file_count="multiple")
+        api_prompt = gr.Textbox(label=spec.PROMPT.label, value=spec.PROMPT.default)
+        api_numbers = [number_input(f) for f in spec.NUMBER_INPUTS]
+        api_format = gr.Dropdown(label=spec.OUTPUT_FORMAT.label, value=spec.OUTPUT_FORMAT.default,
+                                 choices=list(spec.OUTPUT_FORMAT.option_values),
+                                 allow_custom_value=True)
+        api_file = gr.File(label="Image")
+        api_details = gr.JSON(label="Run details")
+        gr.Button(visible=False).click(
+            run_from_api, [api_images, api_prompt, *api_numbers, api_format],
+            [api_file, api_details], api_name="generate", concurrency_id="runs",
+            concurrency_limit=APP_SETTINGS.max_concurrent_runs)
+
+demo.queue(default_concurrency_limit=APP_SETTINGS.max_concurrent_runs)
+
+if __name__ == "__main__":
+    demo.launch(css_paths=[HERE / "assets" / "style.css"], allowed_paths=[str(outputs.root)],
+                show_error=True)

@@ -1,0 +1,80 @@
+"""Which Wiro the page talks to: the real one when keys are set, else the built-in simulator."""
+from __future__ import annotations
+
+import atexit
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from wiro import WiroClient
+from wiro.settings import Settings, load_settings, merged_environment
+
+SIMULATOR_NOTICE = ("Simulator mode — images are placeholders; set WIRO_API_KEY and "
+                    "WIRO_API_SECRET to use the real model.")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Settings of the page itself (the client's own live in wiro.settings)."""
+
+    max_concurrent_runs: int = 4
+    simulator_pace: float = 1.0
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> "AppSettings":
+        values = merged_environment(environ)
+        return cls(
+            max_concurrent_runs=max(1, int(values.get("APP_MAX_CONCURRENT_RUNS") or 4)),
+            simulator_pace=float(values.get("WIRO_SIMULATOR_PACE") or 1.0),
+        )
+
+
+@dataclass
+class Backend:
+    settings: Settings = field(repr=False)
+    simulator: object | None = None
+    _client: WiroClient | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def is_simulator(self) -> bool:
+        return self.simulator is not None
+
+    @property
+    def allow_private_urls(self) -> bool:
+        # The real Wiro cannot fetch from this machine's network; the simulator can.
+        return self.is_simulator
+
+    def client(self) -> WiroClient:
+        """The shared client, built on first use so secrets are read on the server at call time."""
+        with self._lock:
+            if self._client is None:
+                self._client = WiroClient.from_settings(self.settings)
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self.simulator is not None:
+            self.simulator.stop()
+
+
+def start_backend(environ: Mapping[str, str] | None = None,
+                  app_settings: AppSettings | None = None) -> Backend:
+    settings = load_settings(environ)
+    if settings.has_key:
+        return Backend(settings)
+    from wiro.simulator import SimulatorServer, SimulatorState
+
+    app_settings = app_settings or AppSettings.load(environ)
+    # A fresh random key pair per start: the signing path is exercised even offline.
+    key, secret = secrets.token_hex(16), secrets.token_hex(24)
+    server = SimulatorServer(SimulatorState(key, secret, pace=app_settings.simulator_pace))
+    server.start()
+    atexit.register(server.stop)
+    simulated = Settings(api_key=key, api_secret=secret, base_url=server.base_url,
+                         socket_url=settings.socket_url, poll_interval=min(
+                             settings.poll_interval, 0.25),
+                         request_timeout=settings.request_timeout)
+    return Backend(simulated, simulator=server)

@@ -1,0 +1,122 @@
+"""Limits that keep a public Space from spending its owner's credits for strangers.
+
+Every check happens before Run, so a refused call costs nothing. The caps come from
+settings (see .env.example); 0 or empty means "no cap".
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Mapping
+
+from wiro.settings import merged_environment
+
+HOUR = 3600.0
+
+
+class RunRefused(Exception):
+    """A cap says no; the message tells the visitor why and when to try again."""
+
+
+def _int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = (values.get(name) or "").strip()
+    return default if not raw else max(0, int(raw))
+
+
+def _float(values: Mapping[str, str], name: str) -> float:
+    raw = (values.get(name) or "").strip()
+    return max(0.0, float(raw)) if raw else 0.0
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    runs_per_session: int = 1
+    runs_at_once: int = 4
+    runs_per_client_per_hour: int = 30
+    daily_spend_cap_usd: float = 0.0
+    bring_your_own_key: bool = False
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> "GuardSettings":
+        values = merged_environment(environ)
+        return cls(
+            runs_per_session=_int(values, "APP_RUNS_PER_SESSION", 1),
+            runs_at_once=_int(values, "APP_MAX_CONCURRENT_RUNS", 4),
+            runs_per_client_per_hour=_int(values, "APP_RUNS_PER_CLIENT_PER_HOUR", 30),
+            daily_spend_cap_usd=_float(values, "APP_DAILY_SPEND_CAP_USD"),
+            bring_your_own_key=(values.get("APP_BRING_YOUR_OWN_KEY") or "").strip().lower()
+            in {"1", "true", "yes", "on"},
+        )
+
+
+@dataclass
+class Guard:
+    settings: GuardSettings
+    clock: Callable[[], float] = time.time
+    _running: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _starts: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+    _spent: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _today(self) -> str:
+        return datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%Y-%m-%d")
+
+    def spent_today(self) -> float:
+        with self._lock:
+            return self._spent[self._today()]
+
+    def admit(self, session: str, client_id: str, *, own_key: bool = False) -> "Ticket":
+        """Reserve a run slot or raise RunRefused. Release the ticket when the run ends."""
+        s = self.settings
+        now = self.clock()
+        with self._lock:
+            if s.runs_per_session and self._running[session] >= s.runs_per_session:
+                raise RunRefused(
+                    f"This page already has {self._running[session]} run(s) going; the limit is "
+                    f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
+            total = sum(self._running.values())
+            if s.runs_at_once and total >= s.runs_at_once:
+                raise RunRefused(f"The demo is busy ({total} runs going, the limit is "
+                                 f"{s.runs_at_once}). Try again in a few seconds.")
+            starts = self._starts[client_id]
+            while starts and now - starts[0] >= HOUR:
+                starts.popleft()
+            # Visitors paying with their own key are not held to the owner's hourly budget.
+            if not own_key and s.runs_per_client_per_hour and \
+                    len(starts) >= s.runs_per_client_per_hour:
+                wait_min = max(1, round((HOUR - (now - starts[0])) / 60))
+                raise RunRefused(
+                    f"You have used this demo's {s.runs_per_client_per_hour} runs for the hour. "
+                    f"Try again in about {wait_min} min.")
+            if not own_key and s.daily_spend_cap_usd and \
+                    self._spent[self._today()] >= s.daily_spend_cap_usd:
+                raise RunRefused(
+                    f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}). "
+                    "It resets at midnight UTC.")
+            self._running[session] += 1
+            starts.append(now)
+        return Ticket(self, session, own_key)
+
+    def _release(self, session: str, cost: float, own_key: bool) -> None:
+        with self._lock:
+            self._running[session] -= 1
+            if self._running[session] <= 0:
+                del self._running[session]
+            if not own_key:
+                self._spent[self._today()] += cost
+
+
+@dataclass
+class Ticket:
+    guard: Guard
+    session: str
+    own_key: bool
+    _released: bool = False
+
+    def release(self, cost: float = 0.0) -> None:
+        if not self._released:
+            self._released = True
+            self.guard._release(self.session, cost, self.own_key)

@@ -1,0 +1,214 @@
+"""One run as the page lives it: validate, Run, follow, download, and always clean up.
+
+`generate` is a generator of `RunUpdate`s, one at least every TICK_SECONDS, so Gradio can
+stop it promptly; its `finally` stops the remote task if the run did not end, and
+`ActiveRuns` lets Stop and a closed tab end a session's tasks from outside.
+"""
+from __future__ import annotations
+
+import html
+import io
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from PIL import Image
+
+from wiro import InvalidInputError, Task, WiroClient, WiroError, spec, validate_inputs
+from wiro.client import TRANSIENT_ERRORS, MAX_TRANSIENT_POLL_ERRORS
+from wiro.errors import TaskFailedError
+from wiro.statuses import TaskStatus, lifecycle_fraction
+
+from .backend import Backend
+from .outputs import OutputStore
+
+TICK_SECONDS = 0.25
+
+
+@dataclass
+class RunUpdate:
+    status: str  # HTML for the status area
+    image: str | None = None
+    details: dict[str, Any] | None = None
+    seed: int | None = None
+    finished: bool = False
+
+
+@dataclass
+class ActiveRuns:
+    """The remote tasks each browser session has running, so they can be stopped from outside
+    the run's own generator (the Stop button, a closed tab, the server shutting down)."""
+
+    _runs: dict[str, dict[str, WiroClient]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, session: str, client: WiroClient, taskid: str) -> None:
+        with self._lock:
+            self._runs.setdefault(session, {})[taskid] = client
+
+    def discard(self, session: str, taskid: str) -> None:
+        with self._lock:
+            tasks = self._runs.get(session, {})
+            tasks.pop(taskid, None)
+            if not tasks:
+                self._runs.pop(session, None)
+
+    def count(self, session: str | None = None) -> int:
+        with self._lock:
+            if session is not None:
+                return len(self._runs.get(session, {}))
+            return sum(len(t) for t in self._runs.values())
+
+    def stop(self, session: str) -> list[str]:
+        """Cancel (queued) or kill (running) every task of a session; says what happened."""
+        with self._lock:
+            tasks = dict(self._runs.pop(session, {}))
+        return [stop_task(client, taskid) for taskid, client in tasks.items()]
+
+    def stop_all(self) -> list[str]:
+        with self._lock:
+            sessions = list(self._runs)
+        return [line for s in sessions for line in self.stop(s)]
+
+
+def stop_task(client: WiroClient, taskid: str) -> str:
+    try:
+        before = client.detail(taskid).status
+        task = client.stop(taskid)
+    except WiroError as exc:
+        return f"Task {taskid} could not be stopped: {exc}"
+    if task.cancelled and before.is_queued:
+        return f"Task {taskid} was cancelled while queued; nothing was charged."
+    if task.cancelled:
+        return f"Task {taskid} was killed while {before.phase}."
+    return f"Task {taskid} had already finished."
+
+
+def status_html(kind: str, title: str, body: str = "", *, fraction: float | None = None,
+                status: str = "", elapsed: float | None = None) -> str:
+    """The status area: one line in words, elapsed time, and a progress bar while running."""
+    parts = [f'<div class="run-status run-{kind}" data-kind="{kind}" data-status="{status}">',
+             f'<div class="run-title">{html.escape(title)}']
+    if elapsed is not None:
+        parts.append(f' <span class="run-elapsed">{elapsed:.1f} s</span>')
+    parts.append("</div>")
+    if fraction is not None:
+        pct = round(max(0.0, min(fraction, 1.0)) * 100)
+        parts.append(f'<div class="run-bar" role="progressbar" aria-valuenow="{pct}" '
+                     f'aria-valuemin="0" aria-valuemax="100"><div style="width:{pct}%"></div>'
+                     "</div>")
+    if body:
+        parts.append(f'<div class="run-body">{body}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def problems_html(problems: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+    return f"<ul>{items}</ul>"
+
+
+def progress_fraction(task: Task | None) -> float:
+    if task is None:
+        return 0.0
+    return lifecycle_fraction(task.status)
+
+
+def watch(client: WiroClient, taskid: str, poll_interval: float) -> Iterator[Task | None]:
+    """Yield the latest known task every tick, polling Detail every `poll_interval`."""
+    task: Task | None = None
+    last_poll = float("-inf")
+    failures = 0
+    while True:
+        if time.monotonic() - last_poll >= poll_interval:
+            last_poll = time.monotonic()
+            try:
+                task = client.detail(taskid)
+                failures = 0
+            except TRANSIENT_ERRORS:
+                failures += 1
+                if failures > MAX_TRANSIENT_POLL_ERRORS:
+                    raise
+        yield task
+        if task is not None and task.is_terminal:
+            return
+        time.sleep(TICK_SECONDS)
+
+
+def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
+             values: dict[str, Any], randomize_seed: bool = False,
+             client: WiroClient | None = None) -> Iterator[RunUpdate]:
+    values = dict(values)
+    if randomize_seed:
+        values[spec.SEED.name] = random.randint(0, spec.SEED.maximum)
+    try:
+        request = validate_inputs(values, allow_private_urls=backend.allow_private_urls)
+    except InvalidInputError as exc:
+        yield RunUpdate(status_html("invalid", "Nothing was sent — fix these first:",
+                                    problems_html(exc.problems)), finished=True)
+        return
+    seed = request.params[spec.SEED.name]
+    client = client or backend.client()
+    started = time.monotonic()
+    yield RunUpdate(status_html("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
+                    seed=seed)
+    try:
+        handle = client.run(request)
+    except WiroError as exc:
+        yield RunUpdate(status_html("error", "Wiro did not start the run.",
+                                    html.escape(str(exc))), seed=seed, finished=True)
+        return
+    registry.add(session, client, handle.id)
+    ended = False
+    try:
+        task: Task | None = None
+        for task in watch(client, handle.id, client.poll_interval):
+            status = task.status if task else TaskStatus.QUEUE
+            yield RunUpdate(status_html(
+                "running", f"Task {handle.id}: {status.phase}", fraction=progress_fraction(task),
+                status=status.value, elapsed=time.monotonic() - started), seed=seed)
+        ended = True
+        yield _finish(client, store, session, task, seed, time.monotonic() - started)
+    except WiroError as exc:
+        yield RunUpdate(status_html("error", f"Task {handle.id} did not finish.",
+                                    html.escape(str(exc))), seed=seed, finished=True)
+    finally:
+        registry.discard(session, handle.id)
+        if not ended:
+            # Closed tab, Stop, or an error while following: nobody will see this task.
+            stop_task(client, handle.id)
+
+
+def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, seed: int,
+            wall: float) -> RunUpdate:
+    if task.cancelled:
+        return RunUpdate(status_html("stopped", f"Task {task.id} was stopped.", status=task.status
+                                     .value), seed=seed, finished=True)
+    if not task.succeeded:
+        return RunUpdate(status_html("error", "The model did not produce an image.",
+                                     html.escape(str(TaskFailedError(task))),
+                                     status=task.status.value), seed=seed, finished=True)
+    output = task.outputs[0]
+    data = client.download(output)
+    with Image.open(io.BytesIO(data)) as im:
+        width, height, fmt = im.width, im.height, (im.format or "").lower()
+    extension = output.name.rsplit(".", 1)[-1] if "." in output.name else fmt
+    path = store.save(session, f"flux2pro-task{task.id}-seed{seed}.{extension}", data)
+    details = {
+        "task_id": task.id,
+        "seed": seed,
+        "width": width,
+        "height": height,
+        "format": fmt,
+        "bytes": len(data),
+        "wiro_seconds": task.elapsed_seconds,
+        "total_seconds": round(wall, 2),
+        "cost_usd": task.total_cost,
+    }
+    summary = (f"Task {task.id} · seed {seed} · {width}×{height} {fmt.upper()} · "
+               f"{wall:.1f} s · ${task.total_cost:.4f}")
+    return RunUpdate(status_html("done", "Done.", html.escape(summary), fraction=1.0,
+                                 status=task.status.value),
+                     image=str(path), details=details, seed=seed, finished=True)
