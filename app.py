@@ -6,6 +6,7 @@ import atexit
 import html
 import os
 import re
+import signal
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a demo
@@ -14,16 +15,20 @@ import gradio as gr  # noqa: E402
 
 from studio import references  # noqa: E402
 from studio.backend import SIMULATOR_NOTICE, AppSettings, start_backend
+from studio.guards import Guard, GuardSettings
 from studio.outputs import OutputStore
 from studio.run import ActiveRuns, RunUpdate, generate, status_html
-from wiro import spec
+from wiro import WiroClient, spec
 
 HERE = Path(__file__).parent
 APP_SETTINGS = AppSettings.load()
+GUARD_SETTINGS = GuardSettings.load()
 backend = start_backend(app_settings=APP_SETTINGS)
 active_runs = ActiveRuns()
 outputs = OutputStore()
+guard = Guard(GUARD_SETTINGS)
 atexit.register(active_runs.stop_all)  # Ctrl-C / SIGTERM: leave no paid task running
+BYOK = GUARD_SETTINGS.bring_your_own_key
 
 IDLE = status_html("idle", "Ready. Press Generate.")
 
@@ -39,11 +44,45 @@ def model_values(images, prompt, width, height, safety, seed, output_format) -> 
     return dict(zip(names, (images, prompt, width, height, safety, seed, output_format)))
 
 
+def client_id(request: gr.Request) -> str:
+    """Who to count for the hourly cap: behind a Space's proxy, the first forwarded address."""
+    if APP_SETTINGS.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return getattr(request.client, "host", None) or "unknown"
+
+
+def visitor_client(api_key: str | None, api_secret: str | None) -> WiroClient | None:
+    """Bring-your-own-key mode: a client for this run only; the key is never stored."""
+    if not BYOK:
+        return None
+    if not (api_key or "").strip():
+        raise gr.Error("Paste your Wiro API key (and secret, for signature projects) first. "
+                       "They are used for your runs only and never stored.", print_exception=False)
+    return WiroClient(api_key.strip(), (api_secret or "").strip() or None,
+                      base_url=backend.settings.base_url,
+                      poll_interval=backend.settings.poll_interval,
+                      request_timeout=backend.settings.request_timeout)
+
+
+def run_once(session, values, request, randomize=False, api_key=None, api_secret=None):
+    client = visitor_client(api_key, api_secret)
+    try:
+        yield from generate(backend, active_runs, outputs, session, values,
+                            randomize_seed=randomize, client=client,
+                            admit=lambda: guard.admit(session, client_id(request),
+                                                      own_key=client is not None))
+    finally:
+        if client is not None:
+            client.close()
+
+
 def run_from_page(images, prompt, width, height, safety, seed, randomize, output_format,
-                  request: gr.Request):
+                  api_key, api_secret, request: gr.Request):
     values = model_values(images, prompt, width, height, safety, seed, output_format)
-    for update in generate(backend, active_runs, outputs, request.session_hash, values,
-                           randomize_seed=bool(randomize)):
+    for update in run_once(request.session_hash, values, request, bool(randomize),
+                           api_key, api_secret):
         yield page_outputs(update, randomize)
 
 
@@ -62,7 +101,9 @@ def run_from_api(inputImage, prompt, width, height, safetyTolerance, seed, outpu
     values = model_values(inputImage, prompt, width, height, safetyTolerance, seed, outputFormat)
     session = f"api-{request.session_hash}"
     last = None
-    for last in generate(backend, active_runs, outputs, session, values):
+    api_key = request.headers.get("x-wiro-api-key") if BYOK else None
+    api_secret = request.headers.get("x-wiro-api-secret") if BYOK else None
+    for last in run_once(session, values, request, api_key=api_key, api_secret=api_secret):
         if not last.finished:
             yield gr.skip(), gr.skip()
     if last is None or last.image is None:
@@ -100,10 +141,19 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro") as demo:
                 "a prompt, or edit and combine up to 8 reference images.")
     if backend.is_simulator:
         gr.HTML(f'<div class="mode-banner" id="mode-banner">{html.escape(SIMULATOR_NOTICE)}</div>')
+    elif BYOK:
+        gr.HTML('<div class="mode-banner live" id="mode-banner">Live, bring your own key: runs '
+                "are charged to the Wiro key you paste below.</div>")
     else:
         gr.HTML('<div class="mode-banner live" id="mode-banner">Live: calls Wiro\'s API '
                 "(each run is charged to the configured key).</div>")
     refs = gr.State(spec.default_reference_images())
+    with gr.Row(visible=BYOK):
+        # Password fields start empty: a secret used as a default would land in the page config.
+        visitor_key = gr.Textbox(label="Your Wiro API key", type="password", elem_id="byok-key",
+                                 info="Used for your runs only; never stored or shown.")
+        visitor_secret = gr.Textbox(label="Your Wiro API secret (signature projects)",
+                                type="password", elem_id="byok-secret")
     with gr.Row():
         with gr.Column(scale=5):
             prompt = gr.Textbox(label=spec.PROMPT.label, info=spec.PROMPT.help,
@@ -166,7 +216,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro") as demo:
                 outputs=[prompt, refs, refs_html, selected, refs_note],
                 api_visibility="private")
 
-    model_inputs = [refs, prompt, width, height, safety, seed, randomize, output_format]
+    model_inputs = [refs, prompt, width, height, safety, seed, randomize, output_format,
+                    visitor_key, visitor_secret]
     run_event = run_button.click(run_from_page, model_inputs,
                                  [status, result, download, details, seed],
                                  api_visibility="private", concurrency_id="runs",
@@ -204,6 +255,14 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro") as demo:
 
 demo.queue(default_concurrency_limit=APP_SETTINGS.max_concurrent_runs)
 
+
+
+def _exit_on_sigterm(*_):
+    # Turn SIGTERM into Ctrl-C so Gradio shuts down and the atexit hooks stop our tasks.
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     demo.launch(css_paths=[HERE / "assets" / "style.css"], allowed_paths=[str(outputs.root)],
                 show_error=True)

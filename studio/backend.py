@@ -20,6 +20,8 @@ class AppSettings:
 
     max_concurrent_runs: int = 4
     simulator_pace: float = 1.0
+    # Behind Hugging Face's proxy the visitor's address is in X-Forwarded-For.
+    trust_proxy_headers: bool = False
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> "AppSettings":
@@ -27,6 +29,8 @@ class AppSettings:
         return cls(
             max_concurrent_runs=max(1, int(values.get("APP_MAX_CONCURRENT_RUNS") or 4)),
             simulator_pace=float(values.get("WIRO_SIMULATOR_PACE") or 1.0),
+            trust_proxy_headers=bool(values.get("SPACE_ID")) or (
+                values.get("APP_TRUST_PROXY_HEADERS") or "").lower() in {"1", "true", "yes"},
         )
 
 

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from PIL import Image
 
@@ -21,7 +21,10 @@ from wiro.client import TRANSIENT_ERRORS, MAX_TRANSIENT_POLL_ERRORS
 from wiro.errors import TaskFailedError
 from wiro.statuses import TaskStatus, lifecycle_fraction
 
+from wiro.validation import RunRequest
+
 from .backend import Backend
+from .guards import RunRefused, Ticket
 from .outputs import OutputStore
 
 TICK_SECONDS = 0.25
@@ -139,7 +142,10 @@ def watch(client: WiroClient, taskid: str, poll_interval: float) -> Iterator[Tas
 
 def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
              values: dict[str, Any], randomize_seed: bool = False,
-             client: WiroClient | None = None) -> Iterator[RunUpdate]:
+             client: WiroClient | None = None,
+             admit: Callable[[], Ticket] | None = None) -> Iterator[RunUpdate]:
+    """Run once. `client` overrides the backend's (a visitor's own key); `admit` reserves a
+    slot under the page's caps just before the paid call and may refuse it."""
     values = dict(values)
     if randomize_seed:
         values[spec.SEED.name] = random.randint(0, spec.SEED.maximum)
@@ -150,6 +156,24 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
                                     problems_html(exc.problems)), finished=True)
         return
     seed = request.params[spec.SEED.name]
+    try:
+        ticket = admit() if admit else None
+    except RunRefused as exc:
+        yield RunUpdate(status_html("refused", "Not run — nothing was charged.",
+                                    html.escape(str(exc))), finished=True)
+        return
+    cost = 0.0
+    try:
+        for update in _run(backend, registry, store, session, request, seed, client):
+            cost = (update.details or {}).get("cost_usd", cost)
+            yield update
+    finally:
+        if ticket:
+            ticket.release(cost)
+
+
+def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
+         request: RunRequest, seed: int, client: WiroClient | None) -> Iterator[RunUpdate]:
     client = client or backend.client()
     started = time.monotonic()
     yield RunUpdate(status_html("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),

@@ -97,11 +97,22 @@ def fault_endpoint(scope: dict) -> str | None:
     return TASK_ENDPOINTS.get(path)
 
 
-async def _drain(receive: Any) -> None:
+async def _read_body(receive: Any) -> bytes:
+    body = bytearray()
     while True:
         message = await receive()
+        body += message.get("body", b"")
         if message["type"] != "http.request" or not message.get("more_body"):
-            return
+            return bytes(body)
+
+
+def _replay(body: bytes) -> Any:
+    """An ASGI receive that hands over an already-read body, then reports a disconnect."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+    return receive
 
 
 async def _respond(send: Any, status: int, body: bytes, content_type: bytes) -> None:
@@ -144,13 +155,14 @@ class SimulatorApp(FastAPI):
             return await super().__call__(scope, receive, send)
         if endpoint == "run" and kind not in ("timeout", "lost_response"):
             self.sim_state.note_run_request()  # these never reach state.run
+        # Read the body now: by the time a stalled request is handled its client is gone.
+        body = await _read_body(receive)
         if kind == "timeout":
             await asyncio.sleep(self.sim_state.fault_timeout_seconds)
-            return await super().__call__(scope, receive, send)
+            return await super().__call__(scope, _replay(body), send)
         if kind == "lost_response":  # the work is done, only the answer goes missing
-            await super().__call__(scope, receive, _discard)
+            await super().__call__(scope, _replay(body), _discard)
             return await _drop_connection(send)
-        await _drain(receive)
         if kind == "reset":
             await _drop_connection(send)
         elif kind == "http500":

@@ -1,0 +1,151 @@
+"""The demo page running in this process on the built-in simulator, and a browser to look at it.
+
+Test modules load this with `pytest_plugins = ["tests.app_harness"]` or
+`from tests.app_harness import *`. Fixtures:
+
+- ``live_app`` (session): app.py launched on a free loopback port in keyless simulator mode,
+  as a `LiveApp` (url, the `app` module, the simulator's state).
+- ``sim`` (per test): the simulator state with every knob back at its default, and any task
+  a test left held or running ended afterwards.
+- ``browser`` (session) / ``page`` (per test): Debian's Chromium through Playwright, a fresh
+  context (so a fresh Gradio session) per test, already on the page. Skipped when
+  /usr/bin/chromium is missing.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+# The knobs' defaults (SimulatorState.__init__), pace aside: the app sets that from the env.
+SIM_DEFAULTS = dict(hold_in_queue=False, hold_running=False, concurrency_limit=None,
+                    balance=None, require_sign_in=False, fail_prompts=(), fail_next_tasks=0,
+                    fault_timeout_seconds=5.0, output_ttl_seconds=600.0)
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
+               message: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class LiveApp:
+    url: str
+    app: ModuleType
+    state: Any  # wiro.simulator.SimulatorState
+
+    def task(self, taskid: str) -> dict:
+        return next(t for t in self.state.tasks() if t["id"] == taskid)
+
+    def newest_task(self) -> dict | None:
+        tasks = self.state.tasks()
+        return tasks[-1] if tasks else None
+
+
+@pytest.fixture(scope="session")
+def live_app() -> Iterator[LiveApp]:
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    # Empty rather than unset, so a developer's .env (which the environment overrides)
+    # cannot switch the tests to the real, paid API.
+    os.environ["WIRO_API_KEY"] = ""
+    os.environ["WIRO_API_SECRET"] = ""
+    os.environ["WIRO_SIMULATOR_PACE"] = "0.5"  # a task walks its statuses in about 3 s
+    os.environ["WIRO_POLL_INTERVAL"] = "0.1"
+    if "app" in sys.modules and not getattr(sys.modules["app"], "__file__", "").startswith(
+            str(ROOT)):
+        pytest.fail("another module called 'app' is already imported")
+    import app  # noqa: PLC0415 — must follow the environment above
+
+    if not app.backend.is_simulator:
+        pytest.fail("the app did not start in simulator mode")
+    port = free_port()
+    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
+                    css_paths=[app.HERE / "assets" / "style.css"],
+                    allowed_paths=[str(app.outputs.root)], show_error=True, quiet=True)
+    try:
+        yield LiveApp(url=f"http://127.0.0.1:{port}", app=app,
+                      state=app.backend.simulator.state)
+    finally:
+        app.active_runs.stop_all()
+        app.demo.close()
+
+
+@pytest.fixture
+def sim(live_app: LiveApp) -> Iterator[Any]:
+    state = live_app.state
+    state.configure(**SIM_DEFAULTS)
+    state.clear_faults()
+    yield state
+    # Let whatever a test left behind finish, so the next test starts with nothing running.
+    state.configure(**SIM_DEFAULTS)
+    for task in state.running_tasks():
+        state.release(task["id"])  # a held task goes on; released twice is a no-op
+    deadline = time.monotonic() + 15
+    while state.running_tasks() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed; browser tests need Debian's chromium")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page_context(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  accept_downloads=True)
+    context.set_default_timeout(15_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(page_context: Any, live_app: LiveApp, sim: Any) -> Any:
+    """A fresh tab on the demo, loaded (Gradio keeps a stream open: never wait for idle)."""
+    page = page_context.new_page()
+    page.goto(live_app.url, wait_until="load")
+    page.wait_for_selector("#generate", state="visible")
+    page.wait_for_selector("#run-status-box .run-status[data-kind=idle]")
+    return page

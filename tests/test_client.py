@@ -1,0 +1,591 @@
+"""WiroClient against the local simulator: what a user of the client would notice."""
+from __future__ import annotations
+
+import http.server
+import io
+import re
+import socket
+import threading
+from typing import Iterator
+
+import pytest
+import requests
+from PIL import Image
+
+from wiro import spec
+from wiro.client import TaskHandle, WiroClient
+from wiro.errors import (
+    ApiError, AuthenticationError, ConcurrencyLimitError, InsufficientBalanceError,
+    InvalidInputError, NotFoundError, RequestRejectedError, RunMaybeStartedError,
+    SignInRequiredError, TaskCancelledError, TaskFailedError, TokenInvalidError,
+    UnexpectedResponseError, WiroConnectionError, WiroError,
+)
+from wiro.models import TaskOutput
+from wiro.simulator import SimulatorServer, SimulatorState
+from wiro.statuses import TaskStatus
+from wiro.validation import RunRequest, validate_inputs
+
+URL_1 = "https://cdn.wiro.ai/uploads/sampleinputs/bfl-flux-2-pro-input-5-1.jpg"
+URL_2 = "https://cdn.wiro.ai/uploads/sampleinputs/bfl-flux-2-pro-input-5-2.jpg"
+
+
+class RecordingSession(requests.Session):
+    """A requests.Session that remembers every request it sent (method, url, headers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[requests.PreparedRequest] = []
+        self.hooks["response"].append(self._record)
+
+    def _record(self, response: requests.Response, *args, **kwargs) -> None:
+        self.sent.append(response.request)
+
+    def last(self, path_part: str) -> requests.PreparedRequest:
+        return [r for r in self.sent if path_part in r.url][-1]
+
+
+@pytest.fixture
+def session() -> Iterator[RecordingSession]:
+    with RecordingSession() as s:
+        yield s
+
+
+@pytest.fixture
+def client(sim: SimulatorServer, session: RecordingSession) -> Iterator[WiroClient]:
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    poll_interval=0.01, request_timeout=10, session=session) as c:
+        yield c
+
+
+def inputs(**overrides) -> dict:
+    values = {"prompt": "a red bicycle on a beach", "width": 256, "height": 192,
+              "safetyTolerance": 2, "seed": 7, "outputFormat": "png", "inputImage": []}
+    values.update(overrides)
+    return values
+
+
+def make_png(path, size=(48, 32), color=(10, 120, 200), fmt="PNG"):
+    Image.new("RGB", size, color).save(path, fmt)
+    return str(path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Run and Detail ---------------------------------------------------------------------
+
+
+def test_run_with_urls_sends_json_and_returns_a_handle(client, session, sim_state) -> None:
+    handle = client.run(inputs(inputImage=[URL_1, URL_2]))
+    assert isinstance(handle, TaskHandle)
+    assert handle.id and handle.token
+    sent = session.last("/Run/")
+    assert sent.url.endswith(f"/Run/{spec.MODEL_SLUG}")
+    assert sent.headers["Content-Type"] == "application/json"
+    (task,) = sim_state.tasks()
+    assert task["id"] == handle.id and task["token"] == handle.token
+    assert [i["source"] for i in task["inputs"]] == [URL_1, URL_2]
+    assert (task["prompt"], task["seed"], task["width"], task["height"]) == \
+        ("a red bicycle on a beach", 7, 256, 192)
+
+
+def test_run_without_images_sends_json(client, session) -> None:
+    client.run(inputs())
+    assert session.last("/Run/").headers["Content-Type"] == "application/json"
+
+
+def test_run_with_a_file_sends_multipart(client, session, sim_state, tmp_path) -> None:
+    client.run(inputs(inputImage=[make_png(tmp_path / "ref.png")]))
+    assert session.last("/Run/").headers["Content-Type"].startswith("multipart/form-data")
+    (image,) = sim_state.tasks()[0]["inputs"]
+    assert image["kind"] == "file" and image["source"] == "ref.png"
+    assert (image["width"], image["height"]) == (48, 32)
+
+
+def test_multipart_keeps_the_order_file_url_file(client, sim_state, tmp_path) -> None:
+    a = make_png(tmp_path / "a.png", (64, 64), (255, 0, 0))
+    b = make_png(tmp_path / "b.jpg", (80, 48), (0, 0, 255), fmt="JPEG")
+    client.run(inputs(inputImage=[a, URL_1, b]))
+    got = [(i["kind"], i["source"]) for i in sim_state.tasks()[0]["inputs"]]
+    assert got == [("file", "a.png"), ("url", URL_1), ("file", "b.jpg")]
+    sizes = [(i["width"], i["height"]) for i in sim_state.tasks()[0]["inputs"]]
+    assert sizes[0] == (64, 64) and sizes[2] == (80, 48)
+
+
+def test_run_validates_before_sending(client, sim_state) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        client.run(inputs(width=1000))
+    assert "Width" in str(info.value)
+    assert sim_state.run_calls == 0
+
+
+def test_run_accepts_a_validated_request(client, sim_state) -> None:
+    handle = client.run(validate_inputs(inputs()))
+    assert sim_state.tasks()[0]["id"] == handle.id
+
+
+def test_detail_by_taskid_and_by_token(client) -> None:
+    handle = client.run(inputs())
+    by_id = client.detail(handle.id)
+    by_token = client.detail(token=handle.token)
+    assert by_id.id == by_token.id == handle.id
+    assert by_id.token == by_token.token == handle.token
+    assert handle.status().id == handle.id
+
+
+def test_detail_needs_exactly_one_identifier(client) -> None:
+    with pytest.raises(ValueError):
+        client.detail()
+    with pytest.raises(ValueError):
+        client.detail("1", token="t")
+
+
+def test_detail_of_an_unknown_task_is_not_found(client) -> None:
+    with pytest.raises(NotFoundError) as info:
+        client.detail("999999")
+    assert "There is no task yet." in str(info.value)
+
+
+def test_wait_returns_the_finished_task_with_outputs(client) -> None:
+    task = client.run(inputs()).wait(timeout=10)
+    assert task.status is TaskStatus.POSTPROCESS_END
+    assert task.pexit == "0" and task.succeeded
+    (output,) = task.outputs
+    assert output.name == "0.png" and output.content_type == "image/png"
+    assert output.size > 0 and output.url.startswith("http://127.0.0.1:")
+    assert task.total_cost > 0
+
+
+def test_wait_reports_every_poll_until_done(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    seen: list[TaskStatus] = []
+
+    def on_update(task) -> None:
+        seen.append(task.status)
+        if not task.is_terminal:
+            sim_state.release(task.id)
+
+    task = handle.wait(timeout=10, on_update=on_update)
+    assert task.succeeded
+    assert seen[0] is TaskStatus.OUTPUT and seen[-1] is TaskStatus.POSTPROCESS_END
+
+
+def test_result_returns_a_successful_task(client) -> None:
+    assert client.run(inputs()).result(timeout=10).succeeded
+
+
+def test_result_raises_task_failed_with_the_task(client, sim_state) -> None:
+    sim_state.fail_next_tasks = 1
+    handle = client.run(inputs())
+    with pytest.raises(TaskFailedError) as info:
+        handle.result(timeout=10)
+    task = info.value.task
+    assert task.id == handle.id and task.pexit == "1" and not task.outputs
+    assert task.status is TaskStatus.POSTPROCESS_END
+    message = str(info.value)
+    assert handle.id in message and "exit code 1" in message
+    assert "Simulated model failure" in message
+    assert "not charge" in message  # the advice
+
+
+def test_wait_does_not_raise_for_a_failed_task(client, sim_state) -> None:
+    sim_state.fail_next_tasks = 1
+    task = client.run(inputs()).wait(timeout=10)
+    assert task.failed and not task.succeeded
+
+
+def test_result_raises_task_cancelled(client, sim_state) -> None:
+    sim_state.hold_in_queue = True
+    handle = client.run(inputs())
+    handle.cancel()
+    with pytest.raises(TaskCancelledError) as info:
+        handle.result(timeout=10)
+    assert info.value.task.cancelled and info.value.task.id == handle.id
+    assert str(info.value) == f"Task {handle.id} was cancelled."
+
+
+# --- downloads ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpeg", "JPEG")])
+def test_download_returns_the_image(client, session, fmt, pil) -> None:
+    task = client.run(inputs(outputFormat=fmt, width=320, height=128)).result(timeout=10)
+    data = client.download(task.outputs[0])
+    assert len(data) == task.outputs[0].size
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == pil and image.size == (320, 128)
+    cdn_request = session.last("/cdn/")
+    assert cdn_request.method == "GET"
+    assert not {"x-api-key", "x-nonce", "x-signature"} & {h.lower() for h in cdn_request.headers}
+
+
+class _HeaderRecorder(http.server.BaseHTTPRequestHandler):
+    seen: list[dict[str, str]] = []
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def header_cdn() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buffer, "PNG")
+    handler = type("Recorder", (_HeaderRecorder,), {"seen": [], "body": buffer.getvalue()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", handler.seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_sends_no_credentials_to_the_cdn(header_cdn) -> None:
+    cdn_url, seen = header_cdn
+    with WiroClient("CANARY-KEY-cdn", "CANARY-SECRET-cdn", base_url="http://127.0.0.1:9/v1") \
+            as client:
+        output = TaskOutput(name="0.png", url=f"{cdn_url}/abc/0.png", content_type="image/png",
+                            size=0)
+        data = client.download(output)
+    assert Image.open(io.BytesIO(data)).size == (16, 16)
+    (headers,) = seen
+    assert not {"x-api-key", "x-nonce", "x-signature", "authorization"} & set(headers)
+    assert "CANARY" not in repr(headers)
+
+
+def test_an_expired_download_says_so(client, sim_state) -> None:
+    task = client.run(inputs()).result(timeout=10)
+    sim_state.output_ttl_seconds = -1  # every link is now past its lifetime
+    with pytest.raises(WiroError) as info:
+        client.download(task.outputs[0])
+    assert "404" in str(info.value) and "expire" in str(info.value)
+
+
+# --- cancel, kill, stop --------------------------------------------------------------------
+
+
+def test_cancel_while_queued(client, sim_state) -> None:
+    sim_state.hold_in_queue = True
+    handle = client.run(inputs())
+    assert client.detail(handle.id).status is TaskStatus.QUEUE
+    assert handle.cancel().status is TaskStatus.CANCEL
+    assert client.detail(handle.id).cancelled
+
+
+def test_cancel_while_running_is_refused(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    with pytest.raises(NotFoundError) as info:
+        handle.cancel()
+    assert "not in a cancellable state" in str(info.value)
+
+
+def test_kill_while_running(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    assert client.detail(handle.id).status is TaskStatus.OUTPUT
+    assert handle.kill().status is TaskStatus.CANCEL
+    assert client.detail(handle.id).cancelled
+
+
+def test_stop_cancels_a_queued_task(client, session, sim_state) -> None:
+    sim_state.hold_in_queue = True
+    handle = client.run(inputs())
+    assert handle.stop().cancelled
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert "Task/Cancel" in paths and "Task/Kill" not in paths
+
+
+def test_stop_kills_a_running_task(client, session, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    assert handle.stop().cancelled
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert "Task/Kill" in paths and "Task/Cancel" not in paths
+
+
+def test_stop_leaves_a_finished_task_alone(client, session) -> None:
+    handle = client.run(inputs())
+    assert handle.wait(timeout=10).succeeded
+    task = handle.stop()
+    assert task.succeeded
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert "Task/Kill" not in paths and "Task/Cancel" not in paths
+
+
+# --- Wiro's error codes --------------------------------------------------------------------
+
+
+def _raised(fn) -> WiroError:
+    with pytest.raises(WiroError) as info:
+        fn()
+    return info.value
+
+
+def test_code_0_validation_failure_is_request_rejected(client) -> None:
+    # Bypass local validation: the simulator must be the one refusing.
+    bad = RunRequest(params={"prompt": "x", "width": 5000, "height": 1024,
+                             "safetyTolerance": 2, "seed": 1, "outputFormat": "png"})
+    exc = _raised(lambda: client.run(bad))
+    assert type(exc) is RequestRejectedError and exc.code == 0
+    assert "Request parameter [width] must be between 64 and 2048" in str(exc)
+    assert "Check the inputs" in str(exc)
+
+
+def test_code_1_is_not_found(client, sim_state) -> None:
+    sim_state.inject_fault("run", "error_code:1")
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is NotFoundError and exc.code == 1
+    assert "slug-owner-project-not-exist" in str(exc)
+    assert "Check the model slug" in str(exc)
+
+
+def test_code_96_is_concurrency_limit(client, sim_state) -> None:
+    sim_state.hold_running = True
+    sim_state.concurrency_limit = 1
+    client.run(inputs())
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is ConcurrencyLimitError and exc.code == 96
+    assert "Wait for a running task to finish" in str(exc)
+    assert sim_state.tasks_created == 1
+
+
+def test_code_97_is_insufficient_balance(client, sim_state) -> None:
+    sim_state.balance = 0.10
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is InsufficientBalanceError and exc.code == 97
+    assert "Add funds" in str(exc) and "Insufficient balance" in str(exc)
+
+
+def test_code_98_is_sign_in_required(client, sim_state) -> None:
+    sim_state.require_sign_in = True
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is SignInRequiredError and exc.code == 98
+    assert "registered Wiro project" in str(exc)
+
+
+def test_code_99_is_token_invalid(client, sim_state) -> None:
+    sim_state.inject_fault("detail", "error_code:99")
+    handle_id = client.run(inputs()).id
+    exc = _raised(lambda: client.detail(handle_id))
+    assert type(exc) is TokenInvalidError and exc.code == 99
+    assert "Check your API key" in str(exc)
+
+
+@pytest.mark.parametrize(("code", "cls"), [
+    (0, RequestRejectedError), (1, NotFoundError), (96, ConcurrencyLimitError),
+    (97, InsufficientBalanceError), (98, SignInRequiredError), (99, TokenInvalidError),
+])
+def test_every_code_on_every_endpoint(client, sim_state, code, cls) -> None:
+    handle = client.run(inputs())
+    for endpoint, call in [("run", lambda: client.run(inputs())),
+                           ("detail", lambda: client.detail(handle.id)),
+                           ("cancel", lambda: client.cancel(handle.id)),
+                           ("kill", lambda: client.kill(handle.id))]:
+        sim_state.inject_fault(endpoint, f"error_code:{code}")
+        exc = _raised(call)
+        assert type(exc) is cls, (endpoint, exc)
+        assert isinstance(exc, ApiError) and exc.code == code
+        text = str(exc)
+        assert text.startswith(cls.meaning) and text.endswith(cls.advice)
+        assert "Wiro said" in text and f"(code {code})" in text
+
+
+def test_wrong_secret_is_authentication_error(sim) -> None:
+    with WiroClient(sim.state.api_key, "not-the-secret", base_url=sim.base_url) as client:
+        exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is AuthenticationError and exc.http_status == 401
+    assert "Project authorization is not valid." in str(exc)
+    assert "WIRO_API_SECRET" in str(exc)
+    assert sim.state.tasks_created == 0
+
+
+def test_unknown_key_is_authentication_error(sim) -> None:
+    with WiroClient("someone-else", "x", base_url=sim.base_url) as client:
+        exc = _raised(lambda: client.detail("100001"))
+    assert type(exc) is AuthenticationError
+    assert "Project authorization is not founded." in str(exc)
+
+
+def test_key_only_client_against_a_signed_project(sim) -> None:
+    with WiroClient(sim.state.api_key, base_url=sim.base_url) as client:
+        exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is AuthenticationError
+    assert "x-signature and x-nonce headers are required" in str(exc)
+
+
+def test_key_only_mode(session) -> None:
+    state = SimulatorState("key-only-project", None, pace=0)
+    with SimulatorServer(state) as server, \
+            WiroClient("key-only-project", base_url=server.base_url, poll_interval=0.01,
+                       session=session) as client:
+        assert "signed=False" in repr(client)
+        task = client.run(inputs()).result(timeout=10)
+        assert task.succeeded
+    api_requests = [r for r in session.sent if "/v1/" in r.url]
+    assert len(api_requests) >= 2
+    for request in api_requests:
+        names = {h.lower() for h in request.headers}
+        assert "x-api-key" in names and not {"x-nonce", "x-signature"} & names
+
+
+def test_signed_requests_carry_fresh_nonces(client, session) -> None:
+    client.run(inputs()).wait(timeout=10)
+    nonces = [r.headers["x-nonce"] for r in session.sent if "/v1/" in r.url]
+    assert len(nonces) >= 2 and len(set(nonces)) == len(nonces)
+
+
+# --- transport failures ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["http500", "reset"])
+def test_detail_is_retried_and_succeeds(client, sim_state, kind) -> None:
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", kind, times=2)
+    assert client.detail(handle.id).succeeded
+    assert sim_state.take_fault("detail") is None  # both faults were used up
+
+
+def test_detail_is_retried_after_a_lost_response(client, sim_state) -> None:
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "lost_response")
+    assert client.detail(handle.id).succeeded
+
+
+def test_wait_gets_past_garbled_answers(client, sim_state) -> None:
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "malformed_json", times=2)
+    with pytest.raises(UnexpectedResponseError):
+        client.detail(handle.id)
+    assert handle.wait(timeout=10).succeeded
+
+
+def test_download_is_retried(client, sim_state) -> None:
+    task = client.run(inputs()).result(timeout=10)
+    sim_state.inject_fault("download", "http500")
+    assert Image.open(io.BytesIO(client.download(task.outputs[0]))).size == (256, 192)
+
+
+@pytest.mark.parametrize("kind", ["reset", "lost_response", "http500", "malformed_json"])
+def test_run_is_never_sent_twice(client, sim_state, kind) -> None:
+    sim_state.inject_fault("run", kind, times=3)
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is RunMaybeStartedError
+    assert sim_state.run_calls == 1
+    assert sim_state.tasks_created == (1 if kind == "lost_response" else 0)
+    text = str(exc)
+    assert "may have started" in text and "dashboard" in text and "not re-sent" in text
+
+
+def test_run_timeout_may_have_started(sim, session) -> None:
+    sim.state.fault_timeout_seconds = 1.0
+    sim.state.inject_fault("run", "timeout")
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    request_timeout=0.3, session=session) as client:
+        exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is RunMaybeStartedError
+    assert sim.state.run_calls <= 1
+
+
+def test_refused_connection_on_run_is_a_connection_error() -> None:
+    base = f"http://127.0.0.1:{free_port()}/v1"
+    with WiroClient("k", "s", base_url=base) as client:
+        exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is WiroConnectionError
+    assert not isinstance(exc, RunMaybeStartedError)
+    assert base in str(exc) and "Check the network connection" in str(exc)
+
+
+def test_refused_connection_on_detail_is_a_connection_error() -> None:
+    with WiroClient("k", "s", base_url=f"http://127.0.0.1:{free_port()}/v1") as client:
+        exc = _raised(lambda: client.detail("1"))
+    assert type(exc) is WiroConnectionError
+
+
+# --- no secrets in messages --------------------------------------------------------------------
+
+CANARY_KEY = "CANARYKEY-q7Zx93"
+CANARY_SECRET = "CANARYSECRET-w4Lp27"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _assert_clean(text: str) -> None:
+    assert CANARY_KEY not in text and CANARY_SECRET not in text
+    assert "CANARY" not in text
+    assert not _HEX64.search(text), text  # no signature
+    assert "x-signature" not in text.lower() or "headers are required" in text
+
+
+def test_no_credentials_in_errors_or_client(tmp_path) -> None:
+    state = SimulatorState(CANARY_KEY, CANARY_SECRET, pace=0)
+    raised: list[BaseException] = []
+
+    def collect(fn) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - every kind is inspected below
+            raised.append(exc)
+
+    with SimulatorServer(state) as server:
+        good = WiroClient(CANARY_KEY, CANARY_SECRET, base_url=server.base_url,
+                          poll_interval=0.01)
+        wrong_secret = WiroClient(CANARY_KEY, CANARY_SECRET + "x", base_url=server.base_url)
+        key_only = WiroClient(CANARY_KEY, base_url=server.base_url)
+        wrong_key = WiroClient(CANARY_KEY + "x", CANARY_SECRET, base_url=server.base_url)
+        dead = WiroClient(CANARY_KEY, CANARY_SECRET,
+                          base_url=f"http://127.0.0.1:{free_port()}/v1")
+        for client in (good, wrong_secret, key_only, wrong_key, dead):
+            _assert_clean(repr(client))
+            _assert_clean(str(client))
+            collect(lambda c=client: c.run(inputs()))
+            collect(lambda c=client: c.detail("100001"))
+        collect(lambda: good.run(inputs(width=1000)))  # local validation
+        for kind in ("reset", "lost_response", "http500", "malformed_json", "error_code:0",
+                     "error_code:96", "error_code:97", "error_code:98", "error_code:99"):
+            state.inject_fault("run", kind)
+            collect(lambda: good.run(inputs()))
+        handle = good.run(inputs())
+        for kind in ("malformed_json", "error_code:1", "error_code:99"):
+            state.inject_fault("detail", kind)
+            collect(lambda: good.detail(handle.id))
+        collect(lambda: good.cancel(handle.id))  # already finished: not cancellable
+        collect(lambda: good.kill(handle.id))
+        state.fail_next_tasks = 1
+        collect(lambda: good.run(inputs()).result(timeout=10))
+        state.hold_in_queue = True
+        queued = good.run(inputs())
+        queued.cancel()
+        collect(lambda: queued.result(timeout=10))
+        task = good.detail(handle.id)
+        state.output_ttl_seconds = -1
+        collect(lambda: good.download(task.outputs[0]))
+        _assert_clean(repr(handle))
+        _assert_clean(repr(task))
+        for client in (good, wrong_secret, key_only, wrong_key, dead):
+            client.close()
+
+    kinds = {type(e) for e in raised}
+    assert {AuthenticationError, RunMaybeStartedError, WiroConnectionError, InvalidInputError,
+            RequestRejectedError, NotFoundError, ConcurrencyLimitError,
+            InsufficientBalanceError, SignInRequiredError, TokenInvalidError,
+            UnexpectedResponseError, TaskFailedError, TaskCancelledError} <= kinds
+    for exc in raised:
+        assert isinstance(exc, WiroError), repr(exc)
+        _assert_clean(str(exc))
+        _assert_clean(repr(exc))
+        _assert_clean(str(getattr(exc, "__cause__", None)))
+        assert exc.__cause__ is None or not isinstance(exc.__cause__, requests.RequestException)
