@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -130,11 +131,22 @@ def browser() -> Iterator[Any]:
             browser.close()
 
 
+def _loopback_only(route: Any) -> None:
+    host = urlsplit(route.request.url).hostname or ""
+    if host in {"127.0.0.1", "localhost"} or route.request.url.startswith(("data:", "blob:")):
+        route.continue_()
+    else:
+        route.abort("blockedbyclient")
+
+
 @pytest.fixture
 def page_context(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                   accept_downloads=True)
     context.set_default_timeout(15_000)
+    # Only loopback: the default reference thumbnails point at cdn.wiro.ai, and tests must
+    # never reach a public host. Those images simply fail to load (the page hides them).
+    context.route("**/*", _loopback_only)
     try:
         yield context
     finally:

@@ -1,8 +1,10 @@
 """A thin, signed Wiro client for FLUX.2 [pro] built on one requests.Session.
 
-Retries are urllib3's, mounted per path: Task/* calls are idempotent and retried on
-5xx and dropped connections; Run is only retried when the connection was never made,
-because a Run that reached Wiro and is sent again is paid for twice.
+Failures to connect are retried by urllib3 (nothing reached Wiro). Task/* calls are
+idempotent and are also retried on 5xx and dropped connections, here, each attempt with a
+fresh nonce and signature: a re-sent nonce is a replay that Wiro may refuse. Run is only
+retried when the connection was never made, because a Run that reached Wiro and is sent
+again is paid for twice.
 """
 from __future__ import annotations
 
@@ -27,9 +29,12 @@ from .signing import NonceSource, auth_headers
 from .validation import ImageFile, ImageUrl, RunRequest, validate_inputs
 
 RETRY_STATUSES = (500, 502, 503, 504)
-IDEMPOTENT_RETRY = Retry(total=4, connect=4, read=4, status=4, other=0, backoff_factor=0.2,
-                         status_forcelist=RETRY_STATUSES, allowed_methods=None,
-                         raise_on_status=False)
+# urllib3 would re-send the same signed headers, so it only retries failed connects; the
+# read and 5xx retries of Task/* happen in WiroClient._send with a new signature each time.
+IDEMPOTENT_RETRY = Retry(total=4, connect=4, read=0, status=0, other=0, redirect=0,
+                         backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
+IDEMPOTENT_ATTEMPTS = 5
+RETRY_BACKOFF = 0.2
 # Only failures to connect: nothing reached the server, so nothing can be charged twice.
 RUN_RETRY = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0,
                   backoff_factor=0.2, allowed_methods=None, raise_on_status=False)
@@ -121,11 +126,30 @@ class WiroClient:
 
     # --- HTTP ---------------------------------------------------------------------------
 
+    def _send(self, url: str, is_run: bool, body: dict[str, Any]) -> requests.Response:
+        """POST, signed afresh for every attempt; only Task/* calls get more than one."""
+        attempts = 1 if is_run else IDEMPOTENT_ATTEMPTS
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+            last = attempt + 1 == attempts
+            headers = auth_headers(self._api_key, self._api_secret, self._nonce())
+            try:
+                response = self.session.post(url, headers=headers, timeout=self.timeout, **body)
+            except requests.RequestException as exc:
+                # urllib3 has already retried connects that failed; those are final.
+                if last or _connection_never_made(exc):
+                    raise
+                continue
+            if last or response.status_code not in RETRY_STATUSES:
+                return response
+            response.close()
+        raise AssertionError("unreachable")
+
     def _post(self, path: str, *, is_run: bool = False, **body: Any) -> dict:
         url = f"{self.base_url}/{path}"
-        headers = auth_headers(self._api_key, self._api_secret, self._nonce())
         try:
-            response = self.session.post(url, headers=headers, timeout=self.timeout, **body)
+            response = self._send(url, is_run, body)
         except requests.RequestException as exc:
             if is_run and not _connection_never_made(exc):
                 raise RunMaybeStartedError(

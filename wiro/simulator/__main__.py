@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     key, secret = args.api_key, args.api_secret
     if not key and not secret:
         key, secret = secrets.token_hex(16), secrets.token_hex(32)
-        print("No WIRO_API_KEY / WIRO_API_SECRET given: using a random key and secret.")
+        print("No WIRO_API_KEY / WIRO_API_SECRET given: using a random key and secret "
+              "(set both, or pass --api-key/--api-secret, to choose your own).")
     elif not key:
         raise SystemExit("An API secret was given without an API key (set WIRO_API_KEY).")
     mode = "signature" if secret else "API key only"

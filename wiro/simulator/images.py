@@ -59,7 +59,10 @@ def render(seed: int, prompt: str, width: int, height: int, fmt: str) -> bytes:
     body = _font(max(8, short // 24))
     line_height = max(10, short // 20)
     lines = [f"seed {seed}  |  {width} x {height}  |  {fmt}"]
-    lines += textwrap.wrap(prompt, width=max(12, width // max(1, short // 40)))[:3]
+    wrapped = textwrap.wrap(prompt, width=max(12, width // max(1, short // 40)))
+    lines += wrapped[:3]
+    if len(wrapped) > 3:
+        lines[-1] += " …"
     for number, line in enumerate(lines):
         draw.text((short // 32, short // 32 + number * line_height), line, fill=ink, font=body)
 

@@ -18,9 +18,11 @@ from urllib.parse import parse_qsl
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from . import messages as msg
 from .run_inputs import Field, UploadedFile
+from .socket import SOCKET_PATH, add_socket_route
 from .state import ERROR_CODE_FAULT, SimulatorState
 
 TASK_ENDPOINTS = {"/v1/Task/Detail": "detail", "/v1/Task/Cancel": "cancel",
@@ -181,19 +183,21 @@ def create_app(state: SimulatorState) -> FastAPI:
                        openapi_url=None)
     app.sim_state = state
 
-    def reply(answer: tuple[int, dict]) -> JSONResponse:
-        return JSONResponse(answer[1], status_code=answer[0])
+    async def reply(method: Any, *args: Any, **kwargs: Any) -> JSONResponse:
+        # In a worker thread: drawing a large output image must not stall other requests.
+        status, body = await run_in_threadpool(method, *args, **kwargs)
+        return JSONResponse(body, status_code=status)
 
     @app.post("/v1/Run/{owner}/{project}")
     async def run(owner: str, project: str, request: Request) -> JSONResponse:
         fields = await read_fields(request)
-        return reply(state.run(request.headers, fields, slug=f"{owner}/{project}"))
+        return await reply(state.run, request.headers, fields, slug=f"{owner}/{project}")
 
     for path, name in TASK_ENDPOINTS.items():
         def make(handler_name: str):
             async def task_endpoint(request: Request) -> JSONResponse:
                 fields = await read_fields(request)
-                return reply(getattr(state, handler_name)(request.headers, fields))
+                return await reply(getattr(state, handler_name), request.headers, fields)
             return task_endpoint
         app.post(path)(make(name))
 
@@ -252,6 +256,8 @@ def create_app(state: SimulatorState) -> FastAPI:
         except KeyError:
             return JSONResponse({"error": "no such task"}, status_code=404)
 
+    add_socket_route(app, state)  # Wiro's task-update websocket, at ws://<host>/v1
+
     @app.api_route("/{rest:path}", methods=ALL_METHODS)
     async def unknown(rest: str) -> JSONResponse:
         return JSONResponse(msg.error_body(0, msg.URL_NOT_FOUND), status_code=404)
@@ -283,6 +289,10 @@ class SimulatorServer:
     @property
     def base_url(self) -> str:
         return f"{self.root_url}/v1"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{SOCKET_PATH}"
 
     def start(self, timeout: float = 10.0) -> "SimulatorServer":
         """Start serving; returns once the server accepts connections."""

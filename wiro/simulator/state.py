@@ -13,7 +13,7 @@ import string
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from functools import wraps
 from typing import Any, Callable, Mapping, Sequence
 
@@ -35,6 +35,9 @@ MIN_BALANCE_USD = 0.50  # Wiro's minimum to run a (non-training) model
 UNLIMITED_ABOVE_USD = 250.0  # above this balance Wiro applies no concurrency limit
 FIRST_TASK_ID = 100_001
 FAILURE_TEXT = "Simulated model failure: the model exited without producing an image."
+# How the websocket at /v1 behaves: as documented; reject the handshake; close the
+# connection right after task_start; or accept the registration and never say a word.
+SOCKET_MODES = ("normal", "refuse", "drop_mid_task", "silent")
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -80,6 +83,9 @@ class SimulatorState:
     - ``fail_next_tasks``: that many of the next tasks fail the same way.
     - ``fault_timeout_seconds``: how long a "timeout" fault stalls before answering.
     - ``output_ttl_seconds``: after this long an output's CDN URL answers 404.
+    - ``socket_mode``: how the websocket behaves, one of SOCKET_MODES (see socket.py).
+
+    ``detail_calls`` counts the Task/Detail requests answered for each task id.
 
     Faults: ``inject_fault(endpoint, kind, times)`` queues transport failures that the HTTP
     layer carries out; see FAULT_ENDPOINTS and FAULT_KINDS (plus "error_code:<n>").
@@ -87,7 +93,7 @@ class SimulatorState:
 
     KNOBS = ("pace", "hold_in_queue", "hold_running", "concurrency_limit", "balance",
              "require_sign_in", "fail_prompts", "fail_next_tasks", "fault_timeout_seconds",
-             "output_ttl_seconds")
+             "output_ttl_seconds", "socket_mode")
 
     def __init__(self, api_key: str, api_secret: str | None = None, pace: float = 1.0,
                  clock: Callable[[], float] = time.time, public_base_url: str = ""):
@@ -105,6 +111,8 @@ class SimulatorState:
         self.fail_next_tasks = 0
         self.fault_timeout_seconds = 5.0
         self.output_ttl_seconds = 600.0
+        self.socket_mode = "normal"
+        self.detail_calls: Counter[str] = Counter()  # task id -> Task/Detail requests
         self.run_calls = 0  # every Run request received, rejected or not
         self.tasks_created = 0
         self._lock = threading.RLock()
@@ -127,6 +135,8 @@ class SimulatorState:
         unknown = set(knobs) - set(self.KNOBS)
         if unknown:
             raise ValueError(f"unknown simulator knob(s): {', '.join(sorted(unknown))}")
+        if knobs.get("socket_mode", "normal") not in SOCKET_MODES:
+            raise ValueError(f"socket_mode must be one of {', '.join(SOCKET_MODES)}")
         with self._lock:
             for name, value in knobs.items():
                 if name == "fail_prompts" and isinstance(value, str):
@@ -265,6 +275,7 @@ class SimulatorState:
     def detail(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
         self._authenticate(headers)
         task, now = self._find(fields), self.now()
+        self.detail_calls[task.id] += 1
         return 200, {"total": "1", "errors": [], "tasklist": [self._task_json(task, now)],
                      "result": True}
 
@@ -338,6 +349,20 @@ class SimulatorState:
             task, now = self._tasks[taskid], self.now()
             self._materialize(task, now)
             return task.events(now, self.public_base_url)
+
+    def task_for_token(self, token: str) -> str | None:
+        """The id of the task with this socket access token, if there is one."""
+        with self._lock:
+            return next((t.id for t in self._tasks.values() if t.token == token), None)
+
+    def finish_time(self, taskid: str) -> float:
+        """When the task reaches (or reached) its terminal status: the scheduled time of
+        task_postprocess_end, or the cancel time; inf while a hold keeps it waiting."""
+        with self._lock:
+            task = self._tasks[taskid]
+            if task.cancelled_at is not None:
+                return task.cancelled_at
+            return task.step_time(task.steps[-1])
 
     def output_bytes(self, path: str) -> tuple[bytes, str] | None:
         """An output file by its URL path, or None if unknown or expired."""
