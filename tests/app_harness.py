@@ -1,11 +1,11 @@
 """The demo page running in this process on the built-in simulator, and a browser to look at it.
 
-Test modules load this with `pytest_plugins = ["tests.app_harness"]` or
-`from tests.app_harness import *`. Fixtures:
+Test modules load this with `pytest_plugins = ["tests.app_harness"]` (the same name
+everywhere, so the session fixture is one app for all modules). Fixtures:
 
 - ``live_app`` (session): app.py launched on a free loopback port in keyless simulator mode,
   as a `LiveApp` (url, the `app` module, the simulator's state).
-- ``sim`` (per test): the simulator state with every knob back at its default, and any task
+- ``app_sim`` (per test): the simulator state with every knob back at its default, and any task
   a test left held or running ended afterwards.
 - ``browser`` (session) / ``page`` (per test): Debian's Chromium through Playwright, a fresh
   context (so a fresh Gradio session) per test, already on the page. Skipped when
@@ -72,6 +72,10 @@ class LiveApp:
         tasks = self.state.tasks()
         return tasks[-1] if tasks else None
 
+    # Helpers for test modules, so they need not import this plugin module themselves.
+    artifacts = ARTIFACTS
+    wait_until = staticmethod(wait_until)
+
 
 @pytest.fixture(scope="session")
 def live_app() -> Iterator[LiveApp]:
@@ -102,7 +106,7 @@ def live_app() -> Iterator[LiveApp]:
 
 
 @pytest.fixture
-def sim(live_app: LiveApp) -> Iterator[Any]:
+def app_sim(live_app: LiveApp) -> Iterator[Any]:
     state = live_app.state
     state.configure(**SIM_DEFAULTS)
     state.clear_faults()
@@ -154,7 +158,7 @@ def page_context(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(page_context: Any, live_app: LiveApp, sim: Any) -> Any:
+def page(page_context: Any, live_app: LiveApp, app_sim: Any) -> Any:
     """A fresh tab on the demo, loaded (Gradio keeps a stream open: never wait for idle)."""
     page = page_context.new_page()
     page.goto(live_app.url, wait_until="load")

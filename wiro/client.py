@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -24,6 +24,9 @@ from .errors import (
     api_error_from_response,
 )
 from .models import Task, TaskOutput
+
+if TYPE_CHECKING:
+    from .live import TaskEvent
 from .settings import DEFAULT_BASE_URL, Settings, load_settings
 from .signing import NonceSource, auth_headers
 from .validation import ImageFile, ImageUrl, RunRequest, validate_inputs
@@ -70,6 +73,11 @@ class TaskHandle:
     def wait(self, **kwargs: Any) -> Task:
         return self.client.wait(self.id, **kwargs)
 
+    def iter_events(self, **kwargs: Any) -> Iterator["TaskEvent"]:
+        """Follow the task live over the websocket, polling if it fails (wiro.live.follow)."""
+        from .live import follow
+        return follow(self.client, self, **kwargs)
+
     def result(self, **kwargs: Any) -> Task:
         return self.client.result(self.id, **kwargs)
 
@@ -86,12 +94,15 @@ class TaskHandle:
 class WiroClient:
     def __init__(self, api_key: str, api_secret: str | None = None, *,
                  base_url: str = DEFAULT_BASE_URL, poll_interval: float = 1.0,
-                 request_timeout: float = 30.0, session: requests.Session | None = None):
+                 request_timeout: float = 30.0, session: requests.Session | None = None,
+                 socket_url: str | None = None):
         if not api_key:
             raise ValueError("An API key is needed (WIRO_API_KEY).")
         self._api_key = api_key
         self._api_secret = api_secret or None
         self.base_url = base_url.rstrip("/")
+        # Wiro's task-update websocket (wiro.live); None means follow tasks by polling only.
+        self.socket_url = socket_url.rstrip("/") if socket_url else None
         self.poll_interval = poll_interval
         self.timeout = (CONNECT_TIMEOUT, request_timeout)
         self._nonce = NonceSource()
@@ -108,7 +119,8 @@ class WiroClient:
         settings = settings or load_settings()
         options = dict(api_key=settings.api_key, api_secret=settings.api_secret,
                        base_url=settings.base_url, poll_interval=settings.poll_interval,
-                       request_timeout=settings.request_timeout)
+                       request_timeout=settings.request_timeout,
+                       socket_url=settings.socket_url)
         options.update(overrides)
         return cls(options.pop("api_key"), **options)
 

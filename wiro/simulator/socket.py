@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from fastapi import FastAPI, WebSocket
+from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ..statuses import TaskStatus
@@ -92,7 +93,9 @@ async def _stream(ws: WebSocket, state: SimulatorState, taskid: str, token: str,
                   listener: asyncio.Future, drop_after_start: bool) -> None:
     sent = 0
     while not listener.done():
-        events = state.events(taskid)
+        # In a worker thread, like the HTTP handlers: the first look after the task ends
+        # draws the output image, which must not stall the event loop.
+        events = await run_in_threadpool(state.events, taskid)
         for status, message, _ in events[sent:]:
             try:
                 await ws.send_json(socket_message(status, taskid, token, message))
