@@ -23,7 +23,8 @@ from wiro import WiroClient, spec
 HERE = Path(__file__).parent
 APP_SETTINGS = AppSettings.load()
 GUARD_SETTINGS = GuardSettings.load()
-backend = start_backend(app_settings=APP_SETTINGS)
+backend = start_backend(app_settings=APP_SETTINGS,
+                        bring_your_own_key=GUARD_SETTINGS.bring_your_own_key)
 active_runs = ActiveRuns()
 outputs = OutputStore()
 guard = Guard(GUARD_SETTINGS)

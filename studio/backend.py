@@ -65,9 +65,11 @@ class Backend:
 
 
 def start_backend(environ: Mapping[str, str] | None = None,
-                  app_settings: AppSettings | None = None) -> Backend:
+                  app_settings: AppSettings | None = None,
+                  bring_your_own_key: bool = False) -> Backend:
+    """Live with a key (or when visitors bring theirs), else a simulator on a free port."""
     settings = load_settings(environ)
-    if settings.has_key:
+    if settings.has_key or bring_your_own_key:
         return Backend(settings)
     from wiro.simulator import SimulatorServer, SimulatorState
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -70,8 +71,8 @@ def wait_for_ref_count(page, count: int) -> list[dict]:
 def select_ref(page, number: int) -> None:
     page.locator("#ref-select input").click()
     page.get_by_role("option").filter(has_text=f"image {number}:").first.click()
-    live_app.wait_until(lambda: page.input_value("#ref-select input").startswith(f"image {number}:"),
-               timeout=10, message=f"image {number} to be selected")
+    shown = page.locator("#ref-select input")
+    expect(shown).to_have_value(re.compile(rf"^image {number}: "))
 
 
 def add_url(page, url: str, count_after: int) -> None:
@@ -120,7 +121,7 @@ def test_page_loads_in_simulator_mode(page):
 # --- b. the inspirations -------------------------------------------------------------------
 
 def test_examples_fill_prompt_and_references_without_running(page, app_sim):
-    runs_before, tasks_before = sim.run_calls, sim.tasks_created
+    runs_before, tasks_before = app_sim.run_calls, app_sim.tasks_created
     for number, inspiration in enumerate(spec.INSPIRATIONS, start=1):
         page.click(f"#example-{number}")
         expect(page.locator("#prompt textarea")).to_have_value(inspiration.prompt)
@@ -133,7 +134,7 @@ def test_examples_fill_prompt_and_references_without_running(page, app_sim):
     assert [len(i.input_images) for i in spec.INSPIRATIONS] == [0, 0, 0, 1, 2]
     # Filling the inputs never runs anything (a run costs money).
     assert status_of(page)["kind"] == "idle"
-    assert (sim.run_calls, sim.tasks_created) == (runs_before, tasks_before)
+    assert (app_sim.run_calls, app_sim.tasks_created) == (runs_before, tasks_before)
 
 
 # --- c. a run ----------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def test_generate_jpeg_512x768_serves_the_exact_file(page, app_sim, live_app):
     assert data[:3] == b"\xff\xd8\xff"
     with Image.open(io.BytesIO(data)) as image:
         assert image.format == "JPEG" and image.size == (512, 768)
-    assert data == simulator_output(sim, task["id"])
+    assert data == simulator_output(app_sim, task["id"])
     assert href.endswith(".jpeg") or href.endswith(".jpg")
 
     live_app.artifacts.mkdir(exist_ok=True)
@@ -183,13 +184,13 @@ def test_bad_width_is_refused_before_run_and_keeps_inputs(page, app_sim):
     open_advanced(page)
     set_number(page, "width", 1000)
     set_number(page, "seed", 4242)
-    runs_before = sim.run_calls
+    runs_before = app_sim.run_calls
 
     page.click("#generate")
     shown = wait_for_status(page, kind="invalid")
     assert "Width" in shown["text"] and "multiple of 16" in shown["text"]
     assert "Nothing was sent" in shown["text"]
-    assert sim.run_calls == runs_before
+    assert app_sim.run_calls == runs_before
     # What the visitor typed is still there to fix.
     assert page.input_value("#prompt textarea") == prompt
     assert page.input_value("#width input") == "1000"
@@ -209,40 +210,41 @@ def _start_held_run(page, app_sim, live_app, status: str) -> dict:
 
 
 def test_stop_while_queued_cancels_the_task(page, app_sim, live_app):
-    sim.hold_in_queue = True
+    app_sim.hold_in_queue = True
     task = _start_held_run(page, app_sim, live_app, "task_queue")
 
     page.click("#stop")
     shown = wait_for_status(page, kind="stopped")
     assert "cancelled" in shown["text"] and task["id"] in shown["text"]
     assert live_app.task(task["id"])["status"] == "task_cancel"
-    assert not [t for t in sim.running_tasks() if t["id"] == task["id"]]
+    assert not [t for t in app_sim.running_tasks() if t["id"] == task["id"]]
     # It never reached a worker, so nothing ran.
-    assert "task_start" not in [s for s, _, _ in sim.events(task["id"])]
+    assert "task_start" not in [s for s, _, _ in app_sim.events(task["id"])]
 
 
 def test_stop_while_running_kills_the_task(page, app_sim, live_app):
-    sim.hold_running = True
+    app_sim.hold_running = True
     task = _start_held_run(page, app_sim, live_app, "task_output")
 
     page.click("#stop")
     shown = wait_for_status(page, kind="stopped")
     assert "killed" in shown["text"] and task["id"] in shown["text"]
     assert live_app.task(task["id"])["status"] == "task_cancel"
-    assert "task_start" in [s for s, _, _ in sim.events(task["id"])]
-    assert sim.running_tasks() == []
+    assert "task_start" in [s for s, _, _ in app_sim.events(task["id"])]
+    assert app_sim.running_tasks() == []
 
 
 # --- f. closing the tab --------------------------------------------------------------------
 
 def test_closing_the_page_kills_its_running_task(page, app_sim, live_app):
-    sim.hold_running = True
+    app_sim.hold_running = True
     task = _start_held_run(page, app_sim, live_app, "task_output")
 
     page.close()
-    live_app.wait_until(lambda: live_app.task(task["id"])["status"] == "task_cancel", timeout=10,
-               message="the closed page's task to be cancelled")
-    live_app.wait_until(lambda: sim.running_tasks() == [], timeout=10, message="no running tasks")
+    live_app.wait_until(lambda: live_app.task(task["id"])["status"] == "task_cancel",
+                        timeout=10, message="the closed page's task to be cancelled")
+    live_app.wait_until(lambda: app_sim.running_tasks() == [], timeout=10,
+                        message="no running tasks")
 
 
 # --- g. the reference list -----------------------------------------------------------------
@@ -266,7 +268,8 @@ def test_reference_list_order_is_what_run_receives(page, app_sim, live_app, tmp_
     select_ref(page, 3)
     page.click("#ref-up")
     live_app.wait_until(lambda: [c["name"] for c in ref_cards(page)] ==
-               ["first.jpg", "third.png", "second.jpg"], timeout=10, message="image 3 moved up")
+                        ["first.jpg", "third.png", "second.jpg"], timeout=10,
+                        message="image 3 to move up")
     assert [c["title"] for c in ref_cards(page)] == ["image 1", "image 2", "image 3"]
 
     select_ref(page, 1)
@@ -275,10 +278,10 @@ def test_reference_list_order_is_what_run_receives(page, app_sim, live_app, tmp_
     assert [c["name"] for c in cards] == ["third.png", "second.jpg"]
     assert [c["title"] for c in cards] == ["image 1", "image 2"]
 
-    runs_before = sim.run_calls
+    runs_before = app_sim.run_calls
     page.click("#generate")
     wait_for_status(page, kind="done")
-    assert sim.run_calls == runs_before + 1
+    assert app_sim.run_calls == runs_before + 1
     task = live_app.newest_task()
     inputs = task["inputs"]
     assert [i["kind"] for i in inputs] == ["file", "url"]

@@ -24,12 +24,12 @@ from .errors import (
     api_error_from_response,
 )
 from .models import Task, TaskOutput
-
-if TYPE_CHECKING:
-    from .live import TaskEvent
 from .settings import DEFAULT_BASE_URL, Settings, load_settings
 from .signing import NonceSource, auth_headers
 from .validation import ImageFile, ImageUrl, RunRequest, validate_inputs
+
+if TYPE_CHECKING:
+    from .live import TaskEvent
 
 RETRY_STATUSES = (500, 502, 503, 504)
 # urllib3 would re-send the same signed headers, so it only retries failed connects; the
