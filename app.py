@@ -110,6 +110,8 @@ def run_from_api(inputImage, prompt, width, height, safetyTolerance, seed, outpu
     if last is None or last.image is None:
         raise gr.Error(_plain(last.status if last else "The run did not start."))
     yield last.image, last.details
+    # Gradio has copied the file into its cache by now; ours would only pile up.
+    outputs.drop(session)
 
 
 def _plain(status: str) -> str:
@@ -137,7 +139,8 @@ def refs_view(entries, note=""):
             gr.update(choices=choices, value=choices[-1][1] if choices else None), note)
 
 
-with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro") as demo:
+# Gradio's own cache of served files is pruned hourly, so a long-lived Space stays bounded.
+with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(f"# {spec.MODEL_TITLE} on Wiro\nBlack Forest Labs' image model: generate from "
                 "a prompt, or edit and combine up to 8 reference images.")
     if backend.is_simulator:
