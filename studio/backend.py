@@ -80,7 +80,7 @@ def start_backend(environ: Mapping[str, str] | None = None,
     server.start()
     atexit.register(server.stop)
     simulated = Settings(api_key=key, api_secret=secret, base_url=server.base_url,
-                         socket_url=settings.socket_url, poll_interval=min(
+                         socket_url=server.socket_url, poll_interval=min(
                              settings.poll_interval, 0.25),
                          request_timeout=settings.request_timeout)
     return Backend(simulated, simulator=server)

@@ -6,6 +6,7 @@ stop it promptly; its `finally` stops the remote task if the run did not end, an
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import random
@@ -17,8 +18,9 @@ from typing import Any, Callable, Iterator
 from PIL import Image
 
 from wiro import InvalidInputError, Task, WiroClient, WiroError, spec, validate_inputs
-from wiro.client import TRANSIENT_ERRORS, MAX_TRANSIENT_POLL_ERRORS
+from wiro.client import MAX_TRANSIENT_POLL_ERRORS, TRANSIENT_ERRORS, TaskHandle
 from wiro.errors import TaskFailedError
+from wiro.live import FollowThread, TaskEvent, event_from_task
 from wiro.statuses import TaskStatus, lifecycle_fraction
 
 from wiro.validation import RunRequest
@@ -70,6 +72,14 @@ class ActiveRuns:
             tasks = dict(self._runs.pop(session, {}))
         return [stop_task(client, taskid) for taskid, client in tasks.items()]
 
+    def stop_task(self, session: str, taskid: str) -> str | None:
+        """Stop one task of a session (a side-by-side slot); None if it is not running."""
+        with self._lock:
+            client = self._runs.get(session, {}).pop(taskid, None)
+            if session in self._runs and not self._runs[session]:
+                del self._runs[session]
+        return None if client is None else stop_task(client, taskid)
+
     def stop_all(self) -> list[str]:
         with self._lock:
             sessions = list(self._runs)
@@ -113,29 +123,71 @@ def problems_html(problems: list[str]) -> str:
     return f"<ul>{items}</ul>"
 
 
-def progress_fraction(task: Task | None) -> float:
-    if task is None:
+# Where the model's own percentage moves the bar: from task_start to task_output_full.
+GENERATING_BAND = (lifecycle_fraction(TaskStatus.START),
+                   lifecycle_fraction(TaskStatus.OUTPUT_FULL))
+
+
+def progress_fraction(update: TaskEvent | Task | None) -> float:
+    """The bar: the lifecycle stage, and within generating the model's own percentage."""
+    if update is None:
         return 0.0
-    return lifecycle_fraction(task.status)
+    event = event_from_task(update) if isinstance(update, Task) else update
+    if event.status in (TaskStatus.OUTPUT, TaskStatus.ERROR):
+        low, high = GENERATING_BAND
+        return low + (high - low) * (event.percentage or 0.0) / 100.0
+    return lifecycle_fraction(event.status)
 
 
-def watch(client: WiroClient, taskid: str, poll_interval: float) -> Iterator[Task | None]:
-    """Yield the latest known task every tick, polling Detail every `poll_interval`."""
-    task: Task | None = None
+def status_title(taskid: str, update: TaskEvent | None) -> str:
+    status = update.status if update else TaskStatus.QUEUE
+    title = f"Task {taskid}: {status.phase}"
+    if update is not None and update.percentage is not None and not status.is_terminal:
+        title += f" {update.percentage:.0f}%"
+    return title
+
+
+def watch(client: WiroClient, handle: TaskHandle | str,
+          poll_interval: float) -> Iterator[TaskEvent | None]:
+    """Yield the latest known state of the task at least every tick, ending with its
+    terminal event, which carries the final Task.
+
+    With a socket URL on the client, the task's events come live from a background thread
+    (wiro.live, which falls back to polling by itself); the thread is stopped when this
+    generator ends or is closed. Without one, Detail is polled every `poll_interval`.
+    """
+    if isinstance(handle, TaskHandle) and handle.token and client.socket_url:
+        follower = FollowThread(client, handle).start()
+        latest: TaskEvent | None = None
+        try:
+            while not follower.done:
+                events = follower.take(timeout=TICK_SECONDS)
+                latest = events[-1] if events else latest
+                yield latest
+                if latest is not None and latest.is_terminal:
+                    return
+        finally:
+            follower.stop()
+    yield from _watch_polling(client, getattr(handle, "id", handle), poll_interval)
+
+
+def _watch_polling(client: WiroClient, taskid: str,
+                   poll_interval: float) -> Iterator[TaskEvent | None]:
+    event: TaskEvent | None = None
     last_poll = float("-inf")
     failures = 0
     while True:
         if time.monotonic() - last_poll >= poll_interval:
             last_poll = time.monotonic()
             try:
-                task = client.detail(taskid)
+                event = event_from_task(client.detail(taskid))
                 failures = 0
             except TRANSIENT_ERRORS:
                 failures += 1
                 if failures > MAX_TRANSIENT_POLL_ERRORS:
                     raise
-        yield task
-        if task is not None and task.is_terminal:
+        yield event
+        if event is not None and event.is_terminal:
             return
         time.sleep(TICK_SECONDS)
 
@@ -187,14 +239,16 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
     registry.add(session, client, handle.id)
     ended = False
     try:
-        task: Task | None = None
-        for task in watch(client, handle.id, client.poll_interval):
-            status = task.status if task else TaskStatus.QUEUE
-            yield RunUpdate(status_html(
-                "running", f"Task {handle.id}: {status.phase}", fraction=progress_fraction(task),
-                status=status.value, elapsed=time.monotonic() - started), seed=seed)
+        update: TaskEvent | None = None
+        with contextlib.closing(watch(client, handle, client.poll_interval)) as updates:
+            for update in updates:
+                status = update.status if update else TaskStatus.QUEUE
+                yield RunUpdate(status_html(
+                    "running", status_title(handle.id, update),
+                    fraction=progress_fraction(update), status=status.value,
+                    elapsed=time.monotonic() - started), seed=seed)
         ended = True
-        yield _finish(client, store, session, task, seed, time.monotonic() - started)
+        yield _finish(client, store, session, update.task, seed, time.monotonic() - started)
     except WiroError as exc:
         yield RunUpdate(status_html("error", f"Task {handle.id} did not finish.",
                                     html.escape(str(exc))), seed=seed, finished=True)

@@ -24,7 +24,7 @@ from .errors import (
     api_error_from_response,
 )
 from .models import Task, TaskOutput
-from .settings import DEFAULT_BASE_URL, Settings, load_settings
+from .settings import DEFAULT_BASE_URL, DEFAULT_SOCKET_URL, Settings, load_settings
 from .signing import NonceSource, auth_headers
 from .validation import ImageFile, ImageUrl, RunRequest, validate_inputs
 
@@ -54,6 +54,15 @@ def _connection_never_made(exc: requests.RequestException) -> bool:
     return isinstance(exc, requests.ConnectionError) and (
         "NewConnectionError" in text or "NameResolutionError" in text
         or "Connection refused" in text)
+
+
+def _socket_url_for(settings: Settings) -> str | None:
+    """Wiro's own socket only knows tasks of Wiro's own API: a client aimed at another API
+    (the simulator, a proxy) with no socket of its own follows its tasks by polling."""
+    if (settings.socket_url == DEFAULT_SOCKET_URL
+            and settings.base_url.rstrip("/") != DEFAULT_BASE_URL):
+        return None
+    return settings.socket_url
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class WiroClient:
         options = dict(api_key=settings.api_key, api_secret=settings.api_secret,
                        base_url=settings.base_url, poll_interval=settings.poll_interval,
                        request_timeout=settings.request_timeout,
-                       socket_url=settings.socket_url)
+                       socket_url=_socket_url_for(settings))
         options.update(overrides)
         return cls(options.pop("api_key"), **options)
 
