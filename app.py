@@ -133,7 +133,7 @@ def stop_from_page(request: gr.Request):
     lines = active_runs.stop(request.session_hash)
     if not lines:
         return status_html("stopped", "Nothing was running.")
-    return status_html("stopped", "Stopped.", "<br>".join(lines))
+    return status_html("stopped", "Stopped.", "<br>".join(html.escape(line) for line in lines))
 
 
 def end_session(request: gr.Request):
@@ -165,11 +165,13 @@ def inputs_changed(images, prompt, width, height, safety, seed, output_format, s
             cost.estimate_html(estimate, runs))
 
 
-def seeds_changed(seeds_text):
-    """A new number of runs needs a new confirmation."""
+def seeds_changed(seeds_text, shown_runs):
+    """A new number of runs needs a new confirmation; the same number keeps it."""
     seeds, problems = side_by_side.parse_seeds(seeds_text)
     runs = side_by_side.MIN_SEEDS if problems else len(seeds)
-    return gr.update(label=side_by_side.confirm_label(runs), value=False)
+    if runs == shown_runs:
+        return gr.skip(), gr.skip()
+    return gr.update(label=side_by_side.confirm_label(runs), value=False), runs
 
 
 def run_from_page_recorded(entries, images, prompt, width, height, safety, seed, randomize,
@@ -181,8 +183,8 @@ def run_from_page_recorded(entries, images, prompt, width, height, safety, seed,
     estimated = estimate.usd if estimate else None
     for out in run_from_page(images, prompt, width, height, safety, seed, randomize,
                              output_format, api_key, api_secret, request):
-        run_details = out[3]
-        if isinstance(run_details, dict):  # finished with an image
+        run_details = out[3]  # the run's details once it made an image, else gr.skip()
+        if isinstance(run_details, dict) and "task_id" in run_details:
             entries = hist.add(entries, hist.entry(inputs, run_details, out[1], estimated))
             yield (*out, entries, hist.render(entries),
                    cost.compare_html(estimated, run_details.get("cost_usd")))
@@ -200,7 +202,7 @@ def history_action(entries, refs_now, evt: gr.EventData):
     if data.get("action") == "use":
         new_refs, note = hist.use_as_reference(refs_now, item)
         refs_out = refs_view(new_refs, note)
-        return (gr.skip(), *refs_out, *(gr.skip(),) * 7,
+        return (gr.skip(), *refs_out, *(gr.skip(),) * 6,
                 note or f"Task {item['task_id']}'s image is now reference image {len(new_refs)}.")
     restored = hist.restore(item)
     return (restored[spec.PROMPT.name], *refs_view(restored[spec.INPUT_IMAGE.name]),
@@ -400,6 +402,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
                 sbs_confirm = gr.Checkbox(label=side_by_side.confirm_label(side_by_side.MIN_SEEDS),
                                           value=False, elem_id="sbs-confirm")
             sbs_run = gr.Button("Compare seeds", variant="primary", scale=2, elem_id="sbs-run")
+        sbs_runs_shown = gr.State(side_by_side.MIN_SEEDS)  # the N the checkbox's label states
         sbs_status = gr.HTML("", elem_id="sbs-status")
         sbs_compare = gr.HTML("", elem_id="sbs-cost-compare")
         sbs_columns, sbs_images, sbs_statuses, sbs_stops = [], [], [], []
@@ -452,8 +455,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
           [*value_inputs, sbs_seeds], [cost_box, code_curl, code_python, sbs_cost],
           api_visibility="private", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=None)
-    sbs_seeds.change(seeds_changed, sbs_seeds, sbs_confirm, api_visibility="private",
-                     show_progress="hidden", concurrency_limit=None)
+    sbs_seeds.change(seeds_changed, [sbs_seeds, sbs_runs_shown], [sbs_confirm, sbs_runs_shown],
+                     api_visibility="private", show_progress="hidden", concurrency_limit=None)
     history_html.click(history_action, [history, refs],
                        [prompt, *ref_outputs, width, height, safety, seed, output_format,
                         randomize, history_note], api_visibility="private",
@@ -490,7 +493,8 @@ demo.queue(default_concurrency_limit=APP_SETTINGS.max_concurrent_runs)
 
 
 def _exit_on_sigterm(*_):
-    # Turn SIGTERM into Ctrl-C so Gradio shuts down and the atexit hooks stop our tasks.
+    # Stop paid tasks first (Gradio's own shutdown can take seconds), then leave as Ctrl-C.
+    active_runs.stop_all()
     raise KeyboardInterrupt
 
 

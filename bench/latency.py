@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = ([lat * 1000 for lat, _ in done], [req for _, req in done])
     took = time.monotonic() - began
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{args.tasks} tasks per mode, {args.workers} at a time, ~{5.6 * args.pace:.1f} s "
-          f"each; bench took {took:.0f} s\n")
+          f"each; bench took {took:.0f} s on {os.cpu_count()} CPUs, load average {load:.1f}\n")
     header = (f"{'mode':<24}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'req/task':>10}"
               f"{'max req':>9}{'median vs (a)':>15}{'p95 vs (a)':>12}")
     print(header)

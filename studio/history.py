@@ -123,8 +123,8 @@ def render_card(item: Mapping[str, Any], number: int) -> str:
         ("Cost", cost),
         ("Time", f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "—"),
     ]
-    rows = "".join(f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd></div>"
-                   for k, v in facts)
+    rows = "".join(f'<div data-fact="{html.escape(k.split()[0].lower())}"><dt>{html.escape(k)}'
+                   f"</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in facts)
     charged = item.get("cost_usd")
     return (
         f'<figure class="hist-card" data-task="{task}" data-number="{number}">'

@@ -48,6 +48,14 @@ class ActiveRuns:
 
     _runs: dict[str, dict[str, WiroClient]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # What Stop did to a task (None while the stop is under way), kept until the task's own
+    # run has read it: the run sees the task cancelled and must say the same thing as Stop,
+    # since the page shows whichever of the two messages arrives last.
+    _stopped: dict[str, str | None] = field(default_factory=dict)
+    _stopped_changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._stopped_changed = threading.Condition(self._lock)
 
     def add(self, session: str, client: WiroClient, taskid: str) -> None:
         with self._lock:
@@ -59,6 +67,27 @@ class ActiveRuns:
             tasks.pop(taskid, None)
             if not tasks:
                 self._runs.pop(session, None)
+            self._stopped.pop(taskid, None)
+
+    def _stop(self, tasks: dict[str, WiroClient]) -> list[str]:
+        """Stop tasks already taken out of _runs (and marked in _stopped), noting the outcome."""
+        lines = []
+        for taskid, client in tasks.items():
+            line = stop_task(client, taskid)
+            with self._stopped_changed:
+                if taskid in self._stopped:  # else its run has ended and will not ask
+                    self._stopped[taskid] = line
+                self._stopped_changed.notify_all()
+            lines.append(line)
+        return lines
+
+    def stop_outcome(self, taskid: str, timeout: float = 30.0) -> str | None:
+        """What Stop said about this task, waiting for a stop under way; None if it was not
+        stopped from this page (cancelled elsewhere)."""
+        with self._stopped_changed:
+            self._stopped_changed.wait_for(lambda: self._stopped.get(taskid, "") is not None,
+                                           timeout)
+            return self._stopped.pop(taskid, None)
 
     def count(self, session: str | None = None) -> int:
         with self._lock:
@@ -70,7 +99,8 @@ class ActiveRuns:
         """Cancel (queued) or kill (running) every task of a session; says what happened."""
         with self._lock:
             tasks = dict(self._runs.pop(session, {}))
-        return [stop_task(client, taskid) for taskid, client in tasks.items()]
+            self._stopped.update(dict.fromkeys(tasks))
+        return self._stop(tasks)
 
     def stop_task(self, session: str, taskid: str) -> str | None:
         """Stop one task of a session (a side-by-side slot); None if it is not running."""
@@ -78,7 +108,9 @@ class ActiveRuns:
             client = self._runs.get(session, {}).pop(taskid, None)
             if session in self._runs and not self._runs[session]:
                 del self._runs[session]
-        return None if client is None else stop_task(client, taskid)
+            if client is not None:
+                self._stopped[taskid] = None
+        return None if client is None else self._stop({taskid: client})[0]
 
     def stop_all(self) -> list[str]:
         with self._lock:
@@ -248,7 +280,9 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
                     fraction=progress_fraction(update), status=status.value,
                     elapsed=time.monotonic() - started), seed=seed)
         ended = True
-        yield _finish(client, store, session, update.task, seed, time.monotonic() - started)
+        stopped = registry.stop_outcome(handle.id) if update.task.cancelled else None
+        yield _finish(client, store, session, update.task, seed, time.monotonic() - started,
+                      stopped)
     except WiroError as exc:
         yield RunUpdate(status_html("error", f"Task {handle.id} did not finish.",
                                     html.escape(str(exc))), seed=seed, finished=True)
@@ -260,10 +294,11 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
 
 
 def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, seed: int,
-            wall: float) -> RunUpdate:
-    if task.cancelled:
-        return RunUpdate(status_html("stopped", f"Task {task.id} was stopped.", status=task.status
-                                     .value), seed=seed, finished=True)
+            wall: float, stopped: str | None = None) -> RunUpdate:
+    if task.cancelled:  # the same words as the Stop button's answer, when it was that
+        return RunUpdate(status_html("stopped", "Stopped.", html.escape(
+            stopped or f"Task {task.id} was cancelled outside this page."),
+            status=task.status.value), seed=seed, finished=True)
     if not task.succeeded:
         return RunUpdate(status_html("error", "The model did not produce an image.",
                                      html.escape(str(TaskFailedError(task))),

@@ -86,6 +86,11 @@ def live_app() -> Iterator[LiveApp]:
     os.environ["WIRO_API_SECRET"] = ""
     os.environ["WIRO_SIMULATOR_PACE"] = "0.5"  # a task walks its statuses in about 3 s
     os.environ["WIRO_POLL_INTERVAL"] = "0.1"
+    os.environ["APP_BRING_YOUR_OWN_KEY"] = ""  # that would mean live mode, keys from visitors
+    # Every run here comes from 127.0.0.1; the hourly per-visitor cap (tests/test_guards.py
+    # covers it) would otherwise refuse runs part way through the session.
+    os.environ["APP_RUNS_PER_CLIENT_PER_HOUR"] = "0"
+    os.environ["APP_DAILY_SPEND_CAP_USD"] = ""
     if "app" in sys.modules and not getattr(sys.modules["app"], "__file__", "").startswith(
             str(ROOT)):
         pytest.fail("another module called 'app' is already imported")

@@ -83,6 +83,8 @@ def test_parse_message_reads_the_documented_shapes():
     assert done.is_terminal and done.message == [{"name": "0.png"}]
     for other in (b"\x00\x01", "not json", "[1, 2]", {"type": "task_stream_ready"}, {}):
         assert parse_message(other) is None
+    assert parse_message({"type": "task_start", "tasktoken": "other"}, token="mine") is None
+    assert parse_message({"type": "task_start", "tasktoken": "mine"}, token="mine") is not None
     with pytest.raises(SocketRefused):
         parse_message({"type": "task_info", "result": False, "message": "Task not found."})
 

@@ -13,7 +13,6 @@ callers (like a UI) that must wake up on their own schedule and be able to stop 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
 import re
@@ -94,9 +93,9 @@ def _percentage(raw: Any) -> float | None:
     return value if 0.0 <= value <= 100.0 else None
 
 
-def parse_message(raw: str | bytes | dict) -> TaskEvent | None:
-    """A websocket message as a TaskEvent; None for anything that is not a task status
-    (binary frames, unknown types, realtime-only events)."""
+def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEvent | None:
+    """A websocket message as a TaskEvent; None for anything that is not a status of this
+    task (binary frames, unknown types, realtime-only events, another `token`'s messages)."""
     data = raw
     if isinstance(raw, (str, bytes)):
         try:
@@ -104,6 +103,8 @@ def parse_message(raw: str | bytes | dict) -> TaskEvent | None:
         except ValueError:
             return None
     if not isinstance(data, dict):
+        return None
+    if token is not None and data.get("tasktoken") not in (None, token):
         return None
     if data.get("result") is False:
         raise SocketRefused(str(data.get("message") or "registration refused"))
@@ -184,7 +185,7 @@ def _listen(url: str, token: str, silence: float, open_timeout: float,
                 return
             quiet_since = time.monotonic()
             try:
-                event = parse_message(raw)
+                event = parse_message(raw, token)
             except SocketRefused:
                 return
             if event is not None:
@@ -203,7 +204,7 @@ def follow(client: "WiroClient", handle: "TaskHandle", *, socket_url: str | None
     (WiroTimeoutError); setting `stop` ends the iterator early, without a terminal event.
     Transient Detail errors are retried a few times, then raised.
     """
-    url = socket_url or (getattr(client, "socket_url", None) if use_socket else None)
+    url = (socket_url or getattr(client, "socket_url", None)) if use_socket else None
     ends_at = None if timeout is None else time.monotonic() + timeout
     progress = _Progress()
     ended_by: TaskEvent | None = None  # the socket's terminal event, if it told us first
@@ -218,59 +219,64 @@ def follow(client: "WiroClient", handle: "TaskHandle", *, socket_url: str | None
             on_event(event)
         return event
 
-    if url and handle.token:
-        feed = _listen(url, handle.token, socket_deadline, open_timeout, stop)
-        with contextlib.closing(feed):
-            for item in feed:
-                if stopped():
-                    return
-                if item is _SILENCE:
-                    # Quiet: fine if the task is quiet too, lost if Detail shows it moved on.
-                    try:
-                        event = event_from_task(client.detail(handle.id))
-                    except TRANSIENT_ERRORS:
-                        break  # the polling below retries, and gives up if it must
-                    if event.is_terminal:
-                        yield emit(event)
-                        return
-                    if progress.accept(event):
-                        yield emit(event)
-                        break
-                    continue
-                if item.is_terminal:
-                    ended_by = item
-                    break
-                if progress.accept(item):
-                    yield emit(item)
-
-    # Polling: the fallback, and the one Detail call that fetches the finished task.
-    attempt = failures = 0
-    while not stopped():
-        try:
-            task = client.detail(handle.id)
-            failures = 0
-        except TRANSIENT_ERRORS:
-            failures += 1
-            if failures > MAX_TRANSIENT_POLL_ERRORS:
-                raise
-        else:
-            event = event_from_task(task)
-            if event.is_terminal:
-                if ended_by is not None:
-                    event = replace(event, message=ended_by.message, source=SOCKET)
-                yield emit(event)
+    feed = _listen(url, handle.token, socket_deadline, open_timeout, stop) if (
+        url and handle.token) else None
+    try:
+        for item in feed or ():
+            if stopped():
                 return
-            before = progress.status
-            if progress.accept(event):
-                yield emit(event)
-                if event.status is not before:
-                    attempt = 0  # a new status: more may follow soon
-        delay = poll_delay(attempt)
-        attempt += 1
-        if stop is not None:
-            stop.wait(delay)
-        else:
-            time.sleep(delay)
+            if item is _SILENCE:
+                # Quiet: fine if the task is quiet too, lost if Detail shows it moved on.
+                try:
+                    event = event_from_task(client.detail(handle.id))
+                except TRANSIENT_ERRORS:
+                    break  # the polling below retries, and gives up if it must
+                if event.is_terminal:
+                    yield emit(event)
+                    return
+                if progress.accept(event):
+                    yield emit(event)
+                    break
+                continue
+            if item.is_terminal:
+                ended_by = item
+                break
+            if progress.accept(item):
+                yield emit(item)
+        if feed is not None and ended_by is None:
+            feed.close()  # given up on; after a terminal event it stays open until the end
+
+        # Polling: the fallback, and the one Detail call that fetches the finished task.
+        attempt = failures = 0
+        while not stopped():
+            try:
+                task = client.detail(handle.id)
+                failures = 0
+            except TRANSIENT_ERRORS:
+                failures += 1
+                if failures > MAX_TRANSIENT_POLL_ERRORS:
+                    raise
+            else:
+                event = event_from_task(task)
+                if event.is_terminal:
+                    if ended_by is not None:
+                        event = replace(event, message=ended_by.message, source=SOCKET)
+                    yield emit(event)
+                    return
+                before = progress.status
+                if progress.accept(event):
+                    yield emit(event)
+                    if event.status is not before:
+                        attempt = 0  # a new status: more may follow soon
+            delay = poll_delay(attempt)
+            attempt += 1
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
+    finally:
+        if feed is not None:
+            feed.close()
 
 
 _END = object()

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     mode = "signature" if secret else "API key only"
     root = f"http://{args.host}:{args.port}"
     state = SimulatorState(key, secret, pace=args.pace, public_base_url=root)
-    print(f"Wiro simulator ({mode} auth, pace {args.pace:g}) at {root}/v1")
+    print(f"Wiro simulator ({mode} auth, pace {args.pace:g}) at {root}/v1, "
+          f"task updates at ws://{args.host}:{args.port}/v1")
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning",
                 lifespan="off")
 

@@ -20,7 +20,10 @@ from ..statuses import TaskStatus
 from .state import SimulatorState
 
 SOCKET_PATH = "/v1"
-CHECK_SECONDS = 0.01  # how often a connection looks for new steps of its task
+# A connection wakes up when its task's next step is due, and at least this often to see
+# what the schedule cannot tell (a kill, a cancel, a release from a hold).
+CHECK_SECONDS = 0.05
+MIN_SLEEP = 0.001
 REGISTER_SECONDS = 30.0  # how long a connection may stay open without registering
 POLICY_VIOLATION = 1008  # close codes (RFC 6455)
 SERVER_ERROR = 1011
@@ -91,11 +94,14 @@ async def serve_task_socket(ws: WebSocket, state: SimulatorState) -> None:
 
 async def _stream(ws: WebSocket, state: SimulatorState, taskid: str, token: str,
                   listener: asyncio.Future, drop_after_start: bool) -> None:
+    def look() -> tuple[list, float]:
+        return state.events(taskid), state.next_event_time(taskid)
+
     sent = 0
     while not listener.done():
         # In a worker thread, like the HTTP handlers: the first look after the task ends
         # draws the output image, which must not stall the event loop.
-        events = await run_in_threadpool(state.events, taskid)
+        events, next_at = await run_in_threadpool(look)
         for status, message, _ in events[sent:]:
             try:
                 await ws.send_json(socket_message(status, taskid, token, message))
@@ -106,7 +112,7 @@ async def _stream(ws: WebSocket, state: SimulatorState, taskid: str, token: str,
                 return await _close(ws, SERVER_ERROR)
             if TaskStatus.parse(status).is_terminal:
                 return await _close(ws)
-        await asyncio.sleep(CHECK_SECONDS)
+        await asyncio.sleep(min(CHECK_SECONDS, max(MIN_SLEEP, next_at - state.now())))
 
 
 def add_socket_route(app: FastAPI, state: SimulatorState) -> None:

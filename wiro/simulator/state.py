@@ -350,6 +350,15 @@ class SimulatorState:
             self._materialize(task, now)
             return task.events(now, self.public_base_url)
 
+    def next_event_time(self, taskid: str) -> float:
+        """When the task's next step is scheduled; inf once it ended or while a hold keeps it."""
+        with self._lock:
+            task, now = self._tasks[taskid], self.now()
+            if task.status(now).is_terminal:
+                return math.inf
+            done = len(task.reached(now))
+            return task.step_time(task.steps[done]) if done < len(task.steps) else math.inf
+
     def task_for_token(self, token: str) -> str | None:
         """The id of the task with this socket access token, if there is one."""
         with self._lock:

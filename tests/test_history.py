@@ -1,0 +1,245 @@
+"""Issue 7, part 1: the session's history — every finished run, restorable, reusable."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from PIL import Image
+
+from studio import history
+from wiro import spec
+
+pytest_plugins = ["tests.app_harness"]
+
+RUN_TIMEOUT_MS = 30_000
+URL_1 = "https://cdn.example.com/one.jpg"
+
+
+def details(task_id="101", seed=5, **extra):
+    return {"task_id": task_id, "seed": seed, "width": 512, "height": 256, "format": "png",
+            "bytes": 10, "wiro_seconds": 1.0, "total_seconds": 2.5, "cost_usd": 0.03, **extra}
+
+
+def inputs(**changes):
+    return {**spec.defaults(), spec.INPUT_IMAGE.name: [URL_1], spec.WIDTH.name: 512,
+            spec.HEIGHT.name: 256, **changes}
+
+
+# --- pure functions ------------------------------------------------------------------------
+
+def test_entry_keeps_the_inputs_and_the_result(tmp_path):
+    page_refs = [URL_1]
+    item = history.entry(inputs(**{spec.INPUT_IMAGE.name: page_refs}), details(),
+                         str(tmp_path / "out.png"), estimate_usd=0.03)
+    page_refs.append("changed later")  # the page's list moves on; the entry does not
+    assert item["inputs"][spec.INPUT_IMAGE.name] == [URL_1]
+    assert item["task_id"] == "101" and item["image"].endswith("out.png")
+    assert (item["result_width"], item["result_height"], item["cost_usd"],
+            item["estimate_usd"], item["seconds"]) == (512, 256, 0.03, 0.03, 2.5)
+
+
+def test_the_seed_really_used_is_recorded():
+    item = history.entry(inputs(**{spec.SEED.name: 1}), details(seed=987654), "x.png")
+    assert history.restore(item)[spec.SEED.name] == 987654
+
+
+def test_newest_first_no_duplicates_and_bounded():
+    entries: list[dict] = []
+    for n in range(history.MAX_ENTRIES + 5):
+        entries = history.add(entries, history.entry(inputs(), details(task_id=str(n)), "x"))
+    assert len(entries) == history.MAX_ENTRIES
+    assert entries[0]["task_id"] == str(history.MAX_ENTRIES + 4)
+    again = history.add(entries, history.entry(inputs(), details(task_id=entries[3]["task_id"]),
+                                               "x"))
+    assert again == entries
+
+
+def test_restore_gives_every_input_by_spec_name():
+    item = history.entry(inputs(**{spec.PROMPT.name: "p", spec.SAFETY_TOLERANCE.name: 5,
+                                   spec.OUTPUT_FORMAT.name: "jpeg", spec.WIDTH.name: 0}),
+                         details(seed=9), "x")
+    restored = history.restore(item)
+    assert set(restored) == {f.name for f in spec.INPUTS}
+    assert restored == {spec.INPUT_IMAGE.name: [URL_1], spec.PROMPT.name: "p",
+                        spec.WIDTH.name: 0, spec.HEIGHT.name: 256,
+                        spec.SAFETY_TOLERANCE.name: 5, spec.SEED.name: 9,
+                        spec.OUTPUT_FORMAT.name: "jpeg"}
+
+
+def test_use_as_reference_appends_the_saved_file(tmp_path):
+    saved = tmp_path / "flux2pro-task101-seed5.png"
+    Image.new("RGB", (8, 8)).save(saved)
+    item = history.entry(inputs(), details(), str(saved))
+    refs, note = history.use_as_reference([URL_1], item)
+    assert refs == [URL_1, str(saved)] and note == ""
+    assert history.use_as_reference(refs, item)[1] == "That result is already a reference image."
+    full = [URL_1] * spec.MAX_REFERENCE_IMAGES
+    assert history.use_as_reference(full, item)[0] == full  # no room: the list is unchanged
+    saved.unlink()
+    assert "gone" in history.use_as_reference([], item)[1]
+
+
+def test_render_shows_what_the_issue_asks_for(tmp_path):
+    item = history.entry(inputs(**{spec.PROMPT.name: "A <b>bold</b> fox"}),
+                         details(), str(tmp_path / "o.png"), estimate_usd=0.03)
+    page = history.render([item])
+    assert "A &lt;b&gt;bold&lt;/b&gt; fox" in page
+    assert f"/gradio_api/file={tmp_path}" in page  # served by the app, not a CDN link
+    for fact in ("Seed", "5", "512×256", "PNG", "Safety Tolerance", "estimated $0.030, "
+                 "charged $0.030", "2.5 s", 'data-action="restore"', 'data-action="use"',
+                 URL_1):
+        assert fact in page
+    assert 'data-count="0"' in history.render([])
+
+
+# --- in the browser ------------------------------------------------------------------------
+
+def _expect():
+    return pytest.importorskip("playwright.sync_api").expect
+
+
+def wait_done(page):
+    page.wait_for_selector("#run-status-box .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
+
+
+def open_advanced(page):
+    if not page.locator("#width input").is_visible():
+        page.get_by_text("Advanced settings", exact=True).click()
+    page.wait_for_selector("#width input", state="visible")
+
+
+def set_number(page, elem_id, value):
+    box = page.locator(f"#{elem_id} input")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def cards(page):
+    return page.eval_on_selector_all("#history .hist-card", """cards => cards.map(c => ({
+        task: c.dataset.task, prompt: c.querySelector('.hist-prompt').innerText,
+        facts: c.querySelector('.hist-facts').innerText,
+        src: c.querySelector('.hist-image').getAttribute('src'),
+        loaded: c.querySelector('.hist-image').naturalWidth > 0,
+        refs: c.querySelectorAll('.hist-ref').length}))""")
+
+
+def page_inputs(page):
+    open_advanced(page)
+    return {
+        "prompt": page.input_value("#prompt textarea"),
+        "width": page.input_value("#width input"),
+        "height": page.input_value("#height input"),
+        "seed": page.input_value("#seed input"),
+        "safety": page.input_value("#safety input[type=number]"),
+        "format": page.eval_on_selector("#format input:checked", "e => e.value"),
+        "refs": page.eval_on_selector_all("#refs .ref-card img", "i => i.map(e => e.getAttribute('src'))"),
+    }
+
+
+def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path):
+    expect = _expect()
+    upload = tmp_path / "garden.png"
+    Image.new("RGB", (320, 240), (40, 160, 60)).save(upload)
+
+    # Run 1: the default URLs plus an upload, at 512×512, seed 123.
+    page.set_input_files("#ref-upload input[type=file]", str(upload))
+    expect(page.locator("#refs .ref-card")).to_have_count(3)
+    page.locator("#prompt textarea").fill("First run: a garden")
+    open_advanced(page)
+    set_number(page, "width", 512)
+    set_number(page, "height", 512)
+    page.click("#generate")
+    wait_done(page)
+    expect(page.locator("#history .hist-card")).to_have_count(1)
+    first_task = live_app.newest_task()
+
+    # Run 2: everything different.
+    page.click("#ref-clear")
+    expect(page.locator("#refs .ref-card")).to_have_count(0)
+    page.locator("#prompt textarea").fill("Second run: a desert")
+    set_number(page, "width", 256)
+    set_number(page, "height", 384)
+    set_number(page, "seed", 77)
+    page.locator("#format label").filter(has_text="JPEG").click()
+    page.locator("#safety input[type=number]").fill("5")
+    page.locator("#safety input[type=number]").press("Tab")
+    page.click("#generate")
+    page.wait_for_selector("#history .hist-card >> nth=1", timeout=RUN_TIMEOUT_MS)
+    second_task = live_app.newest_task()
+    assert second_task["prompt"] == "Second run: a desert"
+
+    shown = cards(page)
+    assert [c["task"] for c in shown] == [second_task["id"], first_task["id"]]  # newest first
+    live_app.wait_until(lambda: all(c["loaded"] for c in cards(page)), timeout=10,
+                        message="history images to load")
+    for card in shown:
+        assert card["src"].startswith("/gradio_api/file=")
+        assert str(live_app.app.outputs.root) in card["src"]  # the app's copy, not the CDN
+    assert "77" in shown[0]["facts"] and "256×384" in shown[0]["facts"]
+    assert "JPEG" in shown[0]["facts"] and "charged" in shown[0]["facts"]
+    assert "123" in shown[1]["facts"] and "512×512" in shown[1]["facts"]
+    assert (shown[0]["refs"], shown[1]["refs"]) == (0, 3)
+    live_app.artifacts.mkdir(exist_ok=True)
+    page.locator("#history").scroll_into_view_if_needed()
+    page.screenshot(path=str(live_app.artifacts / "history.png"), full_page=True)
+
+    # Restore run 1: every input comes back.
+    page.locator(f'#history .hist-card[data-task="{first_task["id"]}"] .hist-restore').click()
+    expect(page.locator("#history-note")).to_contain_text(f"task {first_task['id']}")
+    expect(page.locator("#refs .ref-card")).to_have_count(3)
+    restored = page_inputs(page)
+    assert restored["prompt"] == "First run: a garden"
+    assert (restored["width"], restored["height"], restored["seed"]) == ("512", "512", "123")
+    assert restored["safety"] == "2" and restored["format"] == "png"
+    assert restored["refs"][:2] == spec.default_reference_images()
+    assert restored["refs"][2].startswith("/gradio_api/file=") and \
+        restored["refs"][2].endswith("garden.png")
+
+    # Use run 2's image as a reference: it joins the list as an upload, last.
+    page.locator(f'#history .hist-card[data-task="{second_task["id"]}"] .hist-use').click()
+    expect(page.locator("#refs .ref-card")).to_have_count(4)
+    fourth = page.locator('#refs .ref-card[data-ref="4"]')
+    expect(fourth).to_contain_text("upload")
+    expect(fourth).to_contain_text(f"flux2pro-task{second_task['id']}")
+
+    # Generate with the restored inputs: Wiro gets run 1's inputs plus run 2's image.
+    page.click("#generate")
+    page.wait_for_selector("#history .hist-card >> nth=2", timeout=RUN_TIMEOUT_MS)
+    third = live_app.newest_task()
+    assert third["prompt"] == "First run: a garden"
+    assert (third["width"], third["height"], third["seed"]) == (512, 512, 123)
+    assert [i["kind"] for i in third["inputs"]] == ["url", "url", "file", "file"]
+    assert third["inputs"][2]["source"] == "garden.png"
+    assert re.match(rf"flux2pro-task{second_task['id']}-seed77\.jpe?g",
+                    third["inputs"][3]["source"])
+    assert third["inputs"][3]["width"] == 256
+
+
+def test_estimate_beside_generate_and_charge_after(page, app_sim, live_app):
+    expect = _expect()
+    box = page.locator("#cost-estimate .cost-estimate")
+    expect(box).to_contain_text("Estimated cost: $0.030")
+    expect(box).to_contain_text("+ URL images not counted")  # the two default URL refs
+    page.click("#ref-clear")
+    expect(box).not_to_contain_text("URL images")
+    open_advanced(page)
+    set_number(page, "width", 2048)
+    set_number(page, "height", 1024)
+    expect(box).to_contain_text("Estimated cost: $0.045")
+    page.click("#generate")
+    wait_done(page)
+    expect(page.locator("#cost-compare")).to_contain_text(
+        "Last run: estimated $0.045, charged $0.045")
+
+
+def test_request_as_code_follows_the_inputs(page, app_sim):
+    expect = _expect()
+    page.get_by_text("Request as code", exact=True).click()
+    curl = page.locator("#code-curl")
+    expect(curl).to_contain_text("openssl dgst -sha256 -hmac")
+    expect(curl).to_contain_text("Content-Type: application/json")
+    page.locator("#prompt textarea").fill("A lighthouse at dusk")
+    expect(curl).to_contain_text("A lighthouse at dusk")
+    expect(page.locator("#code-python")).to_contain_text("A lighthouse at dusk")
+    text = page.locator("#code-curl").inner_text() + page.locator("#code-python").inner_text()
+    assert "WIRO_API_KEY" in text and "WIRO_API_SECRET" in text

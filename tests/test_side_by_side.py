@@ -1,0 +1,327 @@
+"""Issue 7, part 5: the same inputs with 2-4 seeds, each its own task with its own Stop."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from studio import side_by_side
+from studio.backend import Backend
+from studio.guards import Guard, GuardSettings, RunRefused
+from studio.outputs import OutputStore
+from studio.run import ActiveRuns, RunUpdate
+from wiro import spec
+from wiro.settings import Settings
+
+from conftest import TEST_KEY, TEST_SECRET
+
+pytest_plugins = ["tests.app_harness"]
+
+RUN_TIMEOUT_MS = 30_000
+
+
+def wait_for(check, timeout=15.0, message="condition"):
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {message}")
+        time.sleep(0.05)
+    return value
+
+
+# --- seeds ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, seeds", [("1, 2", [1, 2]), ("7 8 9", [7, 8, 9]),
+                                         ("0;1,2 , 3", [0, 1, 2, 3])])
+def test_seeds_parse(text, seeds):
+    assert side_by_side.parse_seeds(text) == (seeds, [])
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("5", "Give 2 to 4 seeds"), ("1,2,3,4,5", "Give 2 to 4 seeds"), ("", "Give 2 to 4"),
+    ("1, x", "'x' is not a seed"), ("1, -2", "-2 is not a seed"), ("1.5, 2", "1.5 is not"),
+    ("3, 3", "listed twice"), (f"1, {2**32}", "is not a seed")])
+def test_bad_seeds_are_explained(text, problem):
+    _, problems = side_by_side.parse_seeds(text)
+    assert problems and problem in " ".join(problems)
+
+
+def test_default_seeds_follow_the_pages_seed():
+    assert side_by_side.default_seeds(123) == "123, 124"
+    assert side_by_side.default_seeds(None, 3) == f"{spec.SEED.default}, " \
+        f"{spec.SEED.default + 1}, {spec.SEED.default + 2}"
+    assert side_by_side.confirm_label(3) == "I understand this starts 3 paid runs"
+
+
+# --- running together ----------------------------------------------------------------------
+
+def fake_run(steps, closed, name, delay=0.01):
+    try:
+        for n in range(steps):
+            time.sleep(delay)
+            yield RunUpdate(f"{name}:{n}", finished=n == steps - 1)
+    finally:
+        closed.append((name, threading.current_thread().name))
+
+
+def test_run_together_yields_every_runs_latest_until_all_finish():
+    closed: list = []
+    snapshots = list(side_by_side.run_together(
+        [fake_run(3, closed, "a"), fake_run(8, closed, "b")], tick=0.01))
+    assert [u.status for u in snapshots[-1]] == ["a:2", "b:7"]
+    assert all(u.finished for u in snapshots[-1])
+    assert sorted(n for n, _ in closed) == ["a", "b"]
+    assert all(thread.startswith("side-by-side-") for _, thread in closed)
+
+
+def test_closing_the_row_closes_every_run_in_its_own_thread():
+    closed: list = []
+    merged = side_by_side.run_together([fake_run(10_000, closed, "a"),
+                                        fake_run(10_000, closed, "b")], tick=0.01)
+    next(merged)
+    next(merged)
+    merged.close()  # what Gradio does when the event is cancelled
+    assert sorted(n for n, _ in closed) == ["a", "b"]
+
+
+def test_an_error_in_one_run_is_shown_in_its_slot():
+    def broken():
+        yield RunUpdate("starting")
+        raise RuntimeError("boom")
+    last = list(side_by_side.run_together([broken(), fake_run(2, [], "ok")], tick=0.01))[-1]
+    assert "boom" in last[0].status and last[0].finished and last[1].status == "ok:1"
+
+
+# --- the guard: one admission for the session, every seed a run for the caps -----------------
+
+def test_a_batch_is_one_admission_for_the_session_cap():
+    guard = Guard(GuardSettings(runs_per_session=1, runs_at_once=4))
+    tickets = guard.admit_batch("tab", "c", 3)
+    assert len(tickets) == 3
+    with pytest.raises(RunRefused, match="already has 3 run"):
+        guard.admit("tab", "c")
+    with pytest.raises(RunRefused):
+        guard.admit_batch("tab", "c", 2)
+    for t in tickets:
+        t.release(0.03)
+    assert guard.spent_today() == pytest.approx(0.09)
+    guard.admit("tab", "c").release()
+
+
+def test_every_seed_counts_against_the_overall_and_hourly_caps():
+    guard = Guard(GuardSettings(runs_per_session=1, runs_at_once=4,
+                                runs_per_client_per_hour=5))
+    other = guard.admit_batch("other-tab", "d", 2)
+    with pytest.raises(RunRefused, match="too busy for 3 runs"):
+        guard.admit_batch("tab", "c", 3)  # 2 + 3 > 4: refused as a whole
+    assert len(guard.admit_batch("tab", "c", 2)) == 2
+    for t in other:
+        t.release()
+    guard2 = Guard(GuardSettings(runs_per_session=0, runs_per_client_per_hour=5))
+    for t in guard2.admit_batch("s", "c", 4):
+        t.release()
+    with pytest.raises(RunRefused, match="1 of this demo's 5 runs for the hour are left"):
+        guard2.admit_batch("s", "c", 2)
+    guard2.admit("s", "c").release()  # the one left
+
+
+def test_stop_task_stops_one_task_of_a_session():
+    stopped = []
+
+    class Client:
+        def detail(self, taskid):
+            raise AssertionError("not reached")
+
+    registry = ActiveRuns()
+    registry.add("s", Client(), "1")
+    registry.add("s", Client(), "2")
+    import studio.run as run_module
+    original = run_module.stop_task
+    run_module.stop_task = lambda client, taskid: stopped.append(taskid) or f"stopped {taskid}"
+    try:
+        assert registry.stop_task("s", "1") == "stopped 1"
+        assert registry.stop_task("s", "1") is None  # not running any more
+        assert registry.count("s") == 1
+        assert registry.stop_task("s", "2") == "stopped 2"
+        assert registry.count() == 0
+    finally:
+        run_module.stop_task = original
+    assert stopped == ["1", "2"]
+
+
+# --- against the simulator -----------------------------------------------------------------
+
+@pytest.fixture
+def backend(sim):
+    return Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
+                            poll_interval=0.02), simulator=sim)
+
+
+def values(**changes):
+    return {**spec.defaults(), spec.INPUT_IMAGE.name: [], spec.WIDTH.name: 256,
+            spec.HEIGHT.name: 256, **changes}
+
+
+def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, tmp_path):
+    sim_state.configure(hold_running=True)
+    registry, slots = ActiveRuns(), side_by_side.SlotTasks()
+    guard = Guard(GuardSettings())
+    seeds = [11, 22, 33]
+    row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(), seeds,
+                               slots=slots, admit_batch=lambda n: guard.admit_batch("tab", "c",
+                                                                                  n))
+    snapshots: list = []
+    runner = threading.Thread(target=lambda: snapshots.extend(row))
+    runner.start()
+    wait_for(lambda: len(sim_state.running_tasks()) == 3 and registry.count("tab") == 3,
+             message="three tasks running")
+    tasks = {t["seed"]: t["id"] for t in sim_state.tasks()}
+    assert sorted(tasks) == seeds
+    assert [slots.get("tab", i) for i in range(3)] == [tasks[s] for s in seeds]
+
+    line = side_by_side.stop_slot(registry, slots, "tab", 1)  # seed 22 only
+    assert tasks[22] in line
+    wait_for(lambda: registry.count("tab") == 2, message="slot 2 to end")
+    assert {t["id"] for t in sim_state.running_tasks()} == {tasks[11], tasks[33]}
+    for taskid in (tasks[11], tasks[33]):
+        sim_state.release(taskid)
+    runner.join(30)
+    last = snapshots[-1]
+    assert [u.image is not None for u in last] == [True, False, True]
+    assert 'data-kind="stopped"' in last[1].status
+    assert [u.details["seed"] for u in (last[0], last[2])] == [11, 33]
+    assert registry.count() == 0 and slots.get("tab", 0) is None
+    assert guard.spent_today() == pytest.approx(sum(u.details["cost_usd"]
+                                                    for u in (last[0], last[2])))
+    guard.admit("tab", "c").release()  # every ticket was released
+
+
+def test_stop_all_and_closing_the_row_stop_every_task(backend, sim_state, tmp_path):
+    sim_state.configure(hold_running=True)
+    registry, slots = ActiveRuns(), side_by_side.SlotTasks()
+    guard = Guard(GuardSettings())
+    row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(),
+                               [1, 2], slots=slots,
+                               admit_batch=lambda n: guard.admit_batch("tab", "c", n))
+    next(row)
+    wait_for(lambda: len(sim_state.running_tasks()) == 2 and registry.count("tab") == 2,
+             message="two tasks running")
+    assert len(registry.stop("tab")) == 2  # the page's Stop / a closed tab
+    wait_for(lambda: not sim_state.running_tasks(), message="every task to stop")
+    row.close()
+
+    # Closing the row (Gradio cancelling the event) also stops what is still running.
+    row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(),
+                               [3, 4], slots=slots,
+                               admit_batch=lambda n: guard.admit_batch("tab", "c", n))
+    next(row)
+    wait_for(lambda: len(sim_state.running_tasks()) == 2, message="two more tasks")
+    row.close()
+    assert not sim_state.running_tasks()
+    assert registry.count() == 0
+    guard.admit("tab", "c").release()
+
+
+def test_invalid_inputs_or_a_refusal_start_nothing(backend, sim_state, tmp_path):
+    registry, slots = ActiveRuns(), side_by_side.SlotTasks()
+    guard = Guard(GuardSettings(runs_at_once=2))
+    bad = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
+                                    values(width=100), [1, 2], slots=slots,
+                                    admit_batch=lambda n: guard.admit_batch("t", "c", n)))
+    assert 'data-kind="invalid"' in bad[-1][0].status
+    refused = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
+                                        values(), [1, 2, 3], slots=slots,
+                                        admit_batch=lambda n: guard.admit_batch("t", "c", n)))
+    assert 'data-kind="refused"' in refused[-1][2].status
+    assert sim_state.run_calls == 0
+
+
+# --- in the browser ------------------------------------------------------------------------
+
+@pytest.fixture
+def fresh_guard(live_app, monkeypatch):
+    """The app's caps as configured, with this test's counts only (the hourly cap counts every
+    run of the whole test session, all from 127.0.0.1)."""
+    monkeypatch.setattr(live_app.app, "guard", Guard(live_app.app.GUARD_SETTINGS))
+
+
+def open_side_by_side(page, seeds):
+    if not page.locator("#sbs-seeds textarea, #sbs-seeds input").first.is_visible():
+        page.get_by_text("Side by side: the same inputs with 2–4 seeds", exact=True).click()
+    box = page.locator("#sbs-seeds textarea, #sbs-seeds input").first
+    box.fill(seeds)
+    box.press("Tab")
+
+
+def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    before = {t["id"] for t in app_sim.tasks()}
+    page.click("#ref-clear")
+    page.locator("#prompt textarea").fill("A lighthouse in a storm")
+    open_side_by_side(page, "11, 22, 33")
+    confirm = page.locator("#sbs-confirm")
+    expect(confirm).to_contain_text("I understand this starts 3 paid runs")
+    expect(page.locator("#sbs-cost")).to_contain_text("Estimated cost: $0.090 (3 runs × $0.030)")
+
+    runs_before = app_sim.run_calls
+    page.click("#sbs-run")  # not confirmed: nothing starts
+    expect(page.locator("#sbs-status .run-status")).to_have_attribute("data-kind", "refused")
+    assert app_sim.run_calls == runs_before
+
+    confirm.locator("input[type=checkbox]").check()
+    page.click("#sbs-run")
+    for slot in (1, 2, 3):
+        page.wait_for_selector(f"#sbs-status-{slot} .run-status[data-kind=done]",
+                               timeout=RUN_TIMEOUT_MS)
+        expect(page.locator(f"#sbs-image-{slot} img")).to_be_visible()
+    expect(page.locator("#sbs-slot-4")).to_be_hidden()
+    expect(page.locator("#sbs-status .run-status")).to_contain_text("3 of 3 runs produced")
+    expect(page.locator("#sbs-cost-compare")).to_contain_text(
+        "estimated $0.090, charged $0.090")
+    expect(confirm.locator("input[type=checkbox]")).not_to_be_checked()  # each batch asks again
+    tasks = [t for t in app_sim.tasks() if t["id"] not in before]
+    assert sorted(t["seed"] for t in tasks) == [11, 22, 33]
+    assert {t["prompt"] for t in tasks} == {"A lighthouse in a storm"}
+    for slot, seed in zip((1, 2, 3), (11, 22, 33)):
+        expect(page.locator(f"#sbs-status-{slot} .sbs-seed")).to_have_text(f"Seed {seed}")
+        expect(page.locator(f"#sbs-status-{slot}")).to_contain_text(f"seed {seed}")
+    expect(page.locator("#history .hist-card")).to_have_count(3)
+    live_app.artifacts.mkdir(exist_ok=True)
+    page.locator("#sbs-row").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(live_app.artifacts / "side-by-side.png"), full_page=True)
+
+
+def test_each_slot_has_its_own_stop(page, app_sim, live_app, fresh_guard):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    before = {t["id"] for t in app_sim.tasks()}
+    runs_before = app_sim.run_calls
+    app_sim.configure(hold_running=True)
+    page.click("#ref-clear")
+    open_side_by_side(page, "5, 6")
+    expect(page.locator("#sbs-confirm")).to_contain_text("starts 2 paid runs")
+    page.locator("#sbs-confirm input[type=checkbox]").check()
+    page.click("#sbs-run")
+    live_app.wait_until(lambda: len(app_sim.running_tasks()) == 2, timeout=20,
+                        message="two running tasks")
+    page.wait_for_selector("#sbs-status-1 .run-status[data-kind=running][data-status]",
+                           timeout=RUN_TIMEOUT_MS)
+    tasks = {t["seed"]: t["id"] for t in app_sim.tasks() if t["id"] not in before}
+    assert sorted(tasks) == [5, 6]
+
+    # While the batch runs, the page's own Generate is refused (one admission per session).
+    page.click("#generate")
+    page.wait_for_selector("#run-status-box .run-status[data-kind=refused]",
+                           timeout=RUN_TIMEOUT_MS)
+    assert app_sim.run_calls == runs_before + 2
+
+    page.click("#sbs-stop-1")
+    page.wait_for_selector("#sbs-status-1 .run-status[data-kind=stopped]", timeout=RUN_TIMEOUT_MS)
+    assert live_app.task(tasks[5])["status"] == "task_cancel"
+    assert [t["id"] for t in app_sim.running_tasks()] == [tasks[6]]
+    expect(page.locator("#sbs-status-2 .run-status")).to_have_attribute("data-kind", "running")
+    app_sim.release(tasks[6])
+    page.wait_for_selector("#sbs-status-2 .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#sbs-status .run-status")).to_contain_text("1 of 2 runs produced")
+    expect(page.locator("#history .hist-card")).to_have_count(1)
