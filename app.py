@@ -7,6 +7,7 @@ import html
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a demo
@@ -23,7 +24,7 @@ from studio.outputs import OutputStore
 from studio.run import ActiveRuns, RunUpdate, generate, status_html
 from wiro import WiroClient, spec
 # Issue 7: history, request as code, cost estimate, lighter uploads, side by side, MCP.
-from studio import apidoc, cost, side_by_side, snippets  # noqa: E402
+from studio import apidoc, cost, mcp_compat, side_by_side, snippets  # noqa: E402
 from studio import history as hist  # noqa: E402
 from wiro import uploads  # noqa: E402
 
@@ -38,6 +39,7 @@ guard = Guard(GUARD_SETTINGS)
 atexit.register(active_runs.stop_all)  # Ctrl-C / SIGTERM: leave no paid task running
 BYOK = GUARD_SETTINGS.bring_your_own_key
 
+API_HEARTBEAT_SECONDS = 1.0
 IDLE = status_html("idle", "Ready. Press Generate.")
 
 
@@ -112,8 +114,12 @@ def run_from_api(inputImage, prompt, width, height, safetyTolerance, seed, outpu
     last = None
     api_key = request.headers.get("x-wiro-api-key") if BYOK else None
     api_secret = request.headers.get("x-wiro-api-secret") if BYOK else None
+    heartbeat = 0.0
     for last in run_once(session, values, request, api_key=api_key, api_secret=api_secret):
-        if not last.finished:
+        # API callers see no progress; an occasional yield still lets Gradio stop the run
+        # (and its remote task) when the caller goes away.
+        if not last.finished and time.monotonic() - heartbeat >= API_HEARTBEAT_SECONDS:
+            heartbeat = time.monotonic()
             yield gr.skip(), gr.skip()
     if last is None or last.image is None:
         raise gr.Error(_plain(last.status if last else "The run did not start."))
@@ -485,11 +491,25 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             run_from_api, [api_images, api_prompt, *api_numbers, api_format],
             [api_file, api_details], api_name="generate", concurrency_id="runs",
             concurrency_limit=APP_SETTINGS.max_concurrent_runs)
-    # Issue 7: the MCP tool `generate`, each input described from wiro.spec.
+    # Issue 7: the MCP tool `generate`, each input described from wiro.spec; its list of
+    # reference images needs a fix to Gradio's MCP server (studio/mcp_compat.py).
     apidoc.describe_generate(run_from_api)
+    mcp_compat.install()
 
 demo.queue(default_concurrency_limit=APP_SETTINGS.max_concurrent_runs)
 
+
+
+def launch_options() -> dict:
+    """demo.launch() arguments, shared by `python app.py` and the tests' in-process launch."""
+    return dict(
+        css_paths=[HERE / "assets" / "style.css"], allowed_paths=[str(outputs.root)],
+        show_error=True,
+        # Every run holds a worker thread while it waits on Wiro; Gradio's default of 40
+        # would queue runs below the configured concurrency.
+        max_threads=max(40, 2 * APP_SETTINGS.max_concurrent_runs + 8),
+        # `generate` as an MCP tool; GRADIO_MCP_SERVER=False turns it off.
+        mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false")
 
 
 def _exit_on_sigterm(*_):
@@ -500,7 +520,4 @@ def _exit_on_sigterm(*_):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    demo.launch(css_paths=[HERE / "assets" / "style.css"], allowed_paths=[str(outputs.root)],
-                show_error=True,
-                # Issue 7: `generate` as an MCP tool; GRADIO_MCP_SERVER=False turns it off.
-                mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false")
+    demo.launch(**launch_options())

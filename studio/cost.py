@@ -88,7 +88,8 @@ def estimate_text(est: Estimate | None, runs: int = 1) -> str:
     out_mp = pricing.billable_megapixels(w, h)
     parts = [f"{out_mp} MP out ({w}×{h}{'' if est.output_known else ', assumed'})"]
     if est.counted:
-        parts.append(f"{est.input_mp:g} MP in ({est.counted} upload{'s' if est.counted > 1 else ''})")
+        plural = "s" if est.counted > 1 else ""
+        parts.append(f"{est.input_mp:g} MP in ({est.counted} upload{plural})")
     text = f"Estimated cost: {money(est.total(runs))}"
     if runs > 1:
         text += f" ({runs} runs × {money(est.usd)})"
@@ -118,5 +119,6 @@ def compare_html(estimated: float | None, charged: float | None, label: str = "L
     text = compare_text(estimated, charged)
     if not text:
         return ""
-    return (f'<div class="cost-compare" data-estimated="{estimated if estimated is not None else ""}"'
-            f' data-charged="{charged}">{html.escape(label)}: {html.escape(text)}</div>')
+    shown = "" if estimated is None else estimated
+    return (f'<div class="cost-compare" data-estimated="{shown}" data-charged="{charged}">'
+            f"{html.escape(label)}: {html.escape(text)}</div>")

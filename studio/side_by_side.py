@@ -79,6 +79,9 @@ class SlotRegistry:
     def discard(self, session: str, taskid: str) -> None:
         self.registry.discard(session, taskid)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.registry, name)  # everything else is the page's ActiveRuns
+
 
 class SlotTasks:
     """Which task each side-by-side slot of each session is following (for its Stop)."""

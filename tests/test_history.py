@@ -12,6 +12,7 @@ from wiro import spec
 pytest_plugins = ["tests.app_harness"]
 
 RUN_TIMEOUT_MS = 30_000
+UI_MS = 20_000  # a busy 2-core box: events can queue for seconds
 URL_1 = "https://cdn.example.com/one.jpg"
 
 
@@ -132,7 +133,8 @@ def page_inputs(page):
         "seed": page.input_value("#seed input"),
         "safety": page.input_value("#safety input[type=number]"),
         "format": page.eval_on_selector("#format input:checked", "e => e.value"),
-        "refs": page.eval_on_selector_all("#refs .ref-card img", "i => i.map(e => e.getAttribute('src'))"),
+        "refs": page.eval_on_selector_all("#refs .ref-card img",
+                                          "i => i.map(e => e.getAttribute('src'))"),
     }
 
 
@@ -143,19 +145,19 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
 
     # Run 1: the default URLs plus an upload, at 512×512, seed 123.
     page.set_input_files("#ref-upload input[type=file]", str(upload))
-    expect(page.locator("#refs .ref-card")).to_have_count(3)
+    expect(page.locator("#refs .ref-card")).to_have_count(3, timeout=UI_MS)
     page.locator("#prompt textarea").fill("First run: a garden")
     open_advanced(page)
     set_number(page, "width", 512)
     set_number(page, "height", 512)
     page.click("#generate")
     wait_done(page)
-    expect(page.locator("#history .hist-card")).to_have_count(1)
+    expect(page.locator("#history .hist-card")).to_have_count(1, timeout=UI_MS)
     first_task = live_app.newest_task()
 
     # Run 2: everything different.
     page.click("#ref-clear")
-    expect(page.locator("#refs .ref-card")).to_have_count(0)
+    expect(page.locator("#refs .ref-card")).to_have_count(0, timeout=UI_MS)
     page.locator("#prompt textarea").fill("Second run: a desert")
     set_number(page, "width", 256)
     set_number(page, "height", 384)
@@ -185,8 +187,8 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
 
     # Restore run 1: every input comes back.
     page.locator(f'#history .hist-card[data-task="{first_task["id"]}"] .hist-restore').click()
-    expect(page.locator("#history-note")).to_contain_text(f"task {first_task['id']}")
-    expect(page.locator("#refs .ref-card")).to_have_count(3)
+    expect(page.locator("#history-note")).to_contain_text(f"task {first_task['id']}", timeout=UI_MS)
+    expect(page.locator("#refs .ref-card")).to_have_count(3, timeout=UI_MS)
     restored = page_inputs(page)
     assert restored["prompt"] == "First run: a garden"
     assert (restored["width"], restored["height"], restored["seed"]) == ("512", "512", "123")
@@ -197,10 +199,10 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
 
     # Use run 2's image as a reference: it joins the list as an upload, last.
     page.locator(f'#history .hist-card[data-task="{second_task["id"]}"] .hist-use').click()
-    expect(page.locator("#refs .ref-card")).to_have_count(4)
+    expect(page.locator("#refs .ref-card")).to_have_count(4, timeout=UI_MS)
     fourth = page.locator('#refs .ref-card[data-ref="4"]')
-    expect(fourth).to_contain_text("upload")
-    expect(fourth).to_contain_text(f"flux2pro-task{second_task['id']}")
+    expect(fourth).to_contain_text("upload", timeout=UI_MS)
+    expect(fourth).to_contain_text(f"flux2pro-task{second_task['id']}", timeout=UI_MS)
 
     # Generate with the restored inputs: Wiro gets run 1's inputs plus run 2's image.
     page.click("#generate")
@@ -218,28 +220,29 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
 def test_estimate_beside_generate_and_charge_after(page, app_sim, live_app):
     expect = _expect()
     box = page.locator("#cost-estimate .cost-estimate")
-    expect(box).to_contain_text("Estimated cost: $0.030")
-    expect(box).to_contain_text("+ URL images not counted")  # the two default URL refs
+    expect(box).to_contain_text("Estimated cost: $0.030", timeout=UI_MS)
+    # The two default references are URLs: their size is unknown here.
+    expect(box).to_contain_text("+ URL images not counted", timeout=UI_MS)
     page.click("#ref-clear")
-    expect(box).not_to_contain_text("URL images")
+    expect(box).not_to_contain_text("URL images", timeout=UI_MS)
     open_advanced(page)
     set_number(page, "width", 2048)
     set_number(page, "height", 1024)
-    expect(box).to_contain_text("Estimated cost: $0.045")
+    expect(box).to_contain_text("Estimated cost: $0.045", timeout=UI_MS)
     page.click("#generate")
     wait_done(page)
     expect(page.locator("#cost-compare")).to_contain_text(
-        "Last run: estimated $0.045, charged $0.045")
+        "Last run: estimated $0.045, charged $0.045", timeout=UI_MS)
 
 
 def test_request_as_code_follows_the_inputs(page, app_sim):
     expect = _expect()
     page.get_by_text("Request as code", exact=True).click()
     curl = page.locator("#code-curl")
-    expect(curl).to_contain_text("openssl dgst -sha256 -hmac")
-    expect(curl).to_contain_text("Content-Type: application/json")
+    expect(curl).to_contain_text("openssl dgst -sha256 -hmac", timeout=UI_MS)
+    expect(curl).to_contain_text("Content-Type: application/json", timeout=UI_MS)
     page.locator("#prompt textarea").fill("A lighthouse at dusk")
-    expect(curl).to_contain_text("A lighthouse at dusk")
-    expect(page.locator("#code-python")).to_contain_text("A lighthouse at dusk")
+    expect(curl).to_contain_text("A lighthouse at dusk", timeout=UI_MS)
+    expect(page.locator("#code-python")).to_contain_text("A lighthouse at dusk", timeout=UI_MS)
     text = page.locator("#code-curl").inner_text() + page.locator("#code-python").inner_text()
     assert "WIRO_API_KEY" in text and "WIRO_API_SECRET" in text

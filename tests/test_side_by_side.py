@@ -19,6 +19,7 @@ from conftest import TEST_KEY, TEST_SECRET
 pytest_plugins = ["tests.app_harness"]
 
 RUN_TIMEOUT_MS = 30_000
+UI_MS = 20_000  # a busy 2-core box: events can queue for seconds
 
 
 def wait_for(check, timeout=15.0, message="condition"):
@@ -261,12 +262,14 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
     page.locator("#prompt textarea").fill("A lighthouse in a storm")
     open_side_by_side(page, "11, 22, 33")
     confirm = page.locator("#sbs-confirm")
-    expect(confirm).to_contain_text("I understand this starts 3 paid runs")
-    expect(page.locator("#sbs-cost")).to_contain_text("Estimated cost: $0.090 (3 runs × $0.030)")
+    expect(confirm).to_contain_text("I understand this starts 3 paid runs", timeout=UI_MS)
+    expect(page.locator("#sbs-cost")).to_contain_text(
+        "Estimated cost: $0.090 (3 runs × $0.030)", timeout=UI_MS)
 
     runs_before = app_sim.run_calls
     page.click("#sbs-run")  # not confirmed: nothing starts
-    expect(page.locator("#sbs-status .run-status")).to_have_attribute("data-kind", "refused")
+    expect(page.locator("#sbs-status .run-status")).to_have_attribute(
+        "data-kind", "refused", timeout=UI_MS)
     assert app_sim.run_calls == runs_before
 
     confirm.locator("input[type=checkbox]").check()
@@ -274,19 +277,22 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
     for slot in (1, 2, 3):
         page.wait_for_selector(f"#sbs-status-{slot} .run-status[data-kind=done]",
                                timeout=RUN_TIMEOUT_MS)
-        expect(page.locator(f"#sbs-image-{slot} img")).to_be_visible()
-    expect(page.locator("#sbs-slot-4")).to_be_hidden()
-    expect(page.locator("#sbs-status .run-status")).to_contain_text("3 of 3 runs produced")
+        expect(page.locator(f"#sbs-image-{slot} img")).to_be_visible(timeout=UI_MS)
+    expect(page.locator("#sbs-slot-4")).to_be_hidden(timeout=UI_MS)
+    expect(page.locator("#sbs-status .run-status")).to_contain_text(
+        "3 of 3 runs produced", timeout=UI_MS)
     expect(page.locator("#sbs-cost-compare")).to_contain_text(
-        "estimated $0.090, charged $0.090")
-    expect(confirm.locator("input[type=checkbox]")).not_to_be_checked()  # each batch asks again
+        "estimated $0.090, charged $0.090", timeout=UI_MS)
+    # Each batch asks again.
+    expect(confirm.locator("input[type=checkbox]")).not_to_be_checked(timeout=UI_MS)
     tasks = [t for t in app_sim.tasks() if t["id"] not in before]
     assert sorted(t["seed"] for t in tasks) == [11, 22, 33]
     assert {t["prompt"] for t in tasks} == {"A lighthouse in a storm"}
     for slot, seed in zip((1, 2, 3), (11, 22, 33)):
-        expect(page.locator(f"#sbs-status-{slot} .sbs-seed")).to_have_text(f"Seed {seed}")
-        expect(page.locator(f"#sbs-status-{slot}")).to_contain_text(f"seed {seed}")
-    expect(page.locator("#history .hist-card")).to_have_count(3)
+        expect(page.locator(f"#sbs-status-{slot} .sbs-seed")).to_have_text(
+            f"Seed {seed}", timeout=UI_MS)
+        expect(page.locator(f"#sbs-status-{slot}")).to_contain_text(f"seed {seed}", timeout=UI_MS)
+    expect(page.locator("#history .hist-card")).to_have_count(3, timeout=UI_MS)
     live_app.artifacts.mkdir(exist_ok=True)
     page.locator("#sbs-row").scroll_into_view_if_needed()
     page.wait_for_timeout(300)
@@ -300,7 +306,7 @@ def test_each_slot_has_its_own_stop(page, app_sim, live_app, fresh_guard):
     app_sim.configure(hold_running=True)
     page.click("#ref-clear")
     open_side_by_side(page, "5, 6")
-    expect(page.locator("#sbs-confirm")).to_contain_text("starts 2 paid runs")
+    expect(page.locator("#sbs-confirm")).to_contain_text("starts 2 paid runs", timeout=UI_MS)
     page.locator("#sbs-confirm input[type=checkbox]").check()
     page.click("#sbs-run")
     live_app.wait_until(lambda: len(app_sim.running_tasks()) == 2, timeout=20,
@@ -320,8 +326,10 @@ def test_each_slot_has_its_own_stop(page, app_sim, live_app, fresh_guard):
     page.wait_for_selector("#sbs-status-1 .run-status[data-kind=stopped]", timeout=RUN_TIMEOUT_MS)
     assert live_app.task(tasks[5])["status"] == "task_cancel"
     assert [t["id"] for t in app_sim.running_tasks()] == [tasks[6]]
-    expect(page.locator("#sbs-status-2 .run-status")).to_have_attribute("data-kind", "running")
+    expect(page.locator("#sbs-status-2 .run-status")).to_have_attribute(
+        "data-kind", "running", timeout=UI_MS)
     app_sim.release(tasks[6])
     page.wait_for_selector("#sbs-status-2 .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
-    expect(page.locator("#sbs-status .run-status")).to_contain_text("1 of 2 runs produced")
-    expect(page.locator("#history .hist-card")).to_have_count(1)
+    expect(page.locator("#sbs-status .run-status")).to_contain_text(
+        "1 of 2 runs produced", timeout=UI_MS)
+    expect(page.locator("#history .hist-card")).to_have_count(1, timeout=UI_MS)
