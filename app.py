@@ -137,6 +137,8 @@ def _plain(status: str) -> str:
 
 def stop_from_page(request: gr.Request):
     lines = active_runs.stop(request.session_hash)
+    # The run's generator may still send an update; answer after it, so Stop's is the last.
+    active_runs.wait_until_ended(request.session_hash)
     if not lines:
         return status_html("stopped", "Nothing was running.")
     return status_html("stopped", "Stopped.", "<br>".join(html.escape(line) for line in lines))

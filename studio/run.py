@@ -48,46 +48,57 @@ class ActiveRuns:
 
     _runs: dict[str, dict[str, WiroClient]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # What Stop did to a task (None while the stop is under way), kept until the task's own
-    # run has read it: the run sees the task cancelled and must say the same thing as Stop,
-    # since the page shows whichever of the two messages arrives last.
+    # Runs whose generator has not ended yet (task id -> session), even once Stop took
+    # their task out of _runs: Stop waits for them, so its message is the page's last word.
+    _following: dict[str, str] = field(default_factory=dict)
+    # What Stop did to a task (None while the stop is under way), kept until the task's run
+    # ends: a run that sees its task cancelled says the same thing as Stop.
     _stopped: dict[str, str | None] = field(default_factory=dict)
-    _stopped_changed: threading.Condition = field(init=False)
+    _changed: threading.Condition = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._stopped_changed = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)
 
     def add(self, session: str, client: WiroClient, taskid: str) -> None:
         with self._lock:
             self._runs.setdefault(session, {})[taskid] = client
+            self._following[taskid] = session
 
     def discard(self, session: str, taskid: str) -> None:
-        with self._lock:
+        """The run following `taskid` has ended (its generator's `finally`)."""
+        with self._changed:
             tasks = self._runs.get(session, {})
             tasks.pop(taskid, None)
             if not tasks:
                 self._runs.pop(session, None)
+            self._following.pop(taskid, None)
             self._stopped.pop(taskid, None)
+            self._changed.notify_all()
+
+    def wait_until_ended(self, session: str, timeout: float = 5.0) -> bool:
+        """Wait for the session's runs to end (after Stop); False if some are still going."""
+        with self._changed:
+            return self._changed.wait_for(lambda: session not in self._following.values(),
+                                          timeout)
 
     def _stop(self, tasks: dict[str, WiroClient]) -> list[str]:
         """Stop tasks already taken out of _runs (and marked in _stopped), noting the outcome."""
         lines = []
         for taskid, client in tasks.items():
             line = stop_task(client, taskid)
-            with self._stopped_changed:
+            with self._changed:
                 if taskid in self._stopped:  # else its run has ended and will not ask
                     self._stopped[taskid] = line
-                self._stopped_changed.notify_all()
+                self._changed.notify_all()
             lines.append(line)
         return lines
 
     def stop_outcome(self, taskid: str, timeout: float = 30.0) -> str | None:
         """What Stop said about this task, waiting for a stop under way; None if it was not
         stopped from this page (cancelled elsewhere)."""
-        with self._stopped_changed:
-            self._stopped_changed.wait_for(lambda: self._stopped.get(taskid, "") is not None,
-                                           timeout)
-            return self._stopped.pop(taskid, None)
+        with self._changed:
+            self._changed.wait_for(lambda: self._stopped.get(taskid, "") is not None, timeout)
+            return self._stopped.get(taskid)
 
     def count(self, session: str | None = None) -> int:
         with self._lock:
@@ -274,6 +285,8 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
         update: TaskEvent | None = None
         with contextlib.closing(watch(client, handle, client.poll_interval)) as updates:
             for update in updates:
+                if update is not None and update.is_terminal:
+                    break  # _finish says how it ended; a "running" line here could be the last
                 status = update.status if update else TaskStatus.QUEUE
                 yield RunUpdate(status_html(
                     "running", status_title(handle.id, update),

@@ -206,5 +206,11 @@ def python(values: Mapping[str, Any]) -> str:
 
 def _py_literal(body: dict[str, Any]) -> str:
     """A readable dict literal, one key a line."""
-    items = [f"    {key!r}: {value!r}," for key, value in body.items()]
+    items = []
+    for key, value in body.items():
+        if isinstance(value, list) and value:
+            inner = "".join(f"        {item!r},\n" for item in value)
+            items.append(f"    {key!r}: [\n{inner}    ],")
+        else:
+            items.append(f"    {key!r}: {value!r},")
     return "{\n" + "\n".join(items) + "\n}"

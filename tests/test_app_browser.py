@@ -200,6 +200,15 @@ def test_bad_width_is_refused_before_run_and_keeps_inputs(page, app_sim):
 
 # --- e. Stop --------------------------------------------------------------------------------
 
+def wait_for_final_stop(page) -> dict:
+    """The status once Stop has answered and the run has ended (Stop answers last)."""
+    wait_for_status(page, kind="stopped")
+    # Gradio shows a progress overlay on an output while an event writing it is going on.
+    page.wait_for_selector("#run-status-box > [data-testid=status-tracker].hide",
+                           state="attached")
+    return status_of(page)
+
+
 def _start_held_run(page, app_sim, live_app, status: str) -> dict:
     clear_refs(page)
     page.click("#generate")
@@ -214,8 +223,8 @@ def test_stop_while_queued_cancels_the_task(page, app_sim, live_app):
     task = _start_held_run(page, app_sim, live_app, "task_queue")
 
     page.click("#stop")
-    shown = wait_for_status(page, kind="stopped")
-    assert "cancelled" in shown["text"] and task["id"] in shown["text"]
+    shown = wait_for_final_stop(page)
+    assert "cancelled while queued" in shown["text"] and task["id"] in shown["text"]
     assert live_app.task(task["id"])["status"] == "task_cancel"
     assert not [t for t in app_sim.running_tasks() if t["id"] == task["id"]]
     # It never reached a worker, so nothing ran.
@@ -227,8 +236,8 @@ def test_stop_while_running_kills_the_task(page, app_sim, live_app):
     task = _start_held_run(page, app_sim, live_app, "task_output")
 
     page.click("#stop")
-    shown = wait_for_status(page, kind="stopped")
-    assert "killed" in shown["text"] and task["id"] in shown["text"]
+    shown = wait_for_final_stop(page)
+    assert "killed while generating" in shown["text"] and task["id"] in shown["text"]
     assert live_app.task(task["id"])["status"] == "task_cancel"
     assert "task_start" in [s for s, _, _ in app_sim.events(task["id"])]
     assert app_sim.running_tasks() == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import functools
 import http.server
 import io
@@ -38,7 +39,10 @@ async def _session_call(url: str, action):
 
 
 def call(live_app, action):
-    return asyncio.run(_session_call(mcp_url(live_app), action))
+    # In a thread of its own: Playwright's sync API (other modules) keeps a loop running in
+    # this one, and asyncio.run refuses to start inside it.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _session_call(mcp_url(live_app), action)).result()
 
 
 @pytest.fixture
