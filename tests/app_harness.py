@@ -5,8 +5,8 @@ everywhere, so the session fixture is one app for all modules). Fixtures:
 
 - ``live_app`` (session): app.py launched on a free loopback port in keyless simulator mode,
   as a `LiveApp` (url, the `app` module, the simulator's state).
-- ``app_sim`` (per test): the simulator state with every knob back at its default, and any task
-  a test left held or running ended afterwards.
+- ``app_sim`` (per test): the simulator state with every knob back at its default; tasks a
+  test left held are released afterwards and allowed to finish.
 - ``browser`` (session) / ``page`` (per test): Debian's Chromium through Playwright, a fresh
   context (so a fresh Gradio session) per test, already on the page. Skipped when
   /usr/bin/chromium is missing.
@@ -79,7 +79,8 @@ class LiveApp:
 
 @pytest.fixture(scope="session")
 def live_app() -> Iterator[LiveApp]:
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client reads it too
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     # Empty rather than unset, so a developer's .env (which the environment overrides)
     # cannot switch the tests to the real, paid API.
     os.environ["WIRO_API_KEY"] = ""
@@ -99,9 +100,12 @@ def live_app() -> Iterator[LiveApp]:
     if not app.backend.is_simulator:
         pytest.fail("the app did not start in simulator mode")
     port = free_port()
+    # The same options as `python app.py` (CSS, allowed output folder, threads, MCP).
+    options = app.launch_options() if hasattr(app, "launch_options") else dict(
+        css_paths=[app.HERE / "assets" / "style.css"], allowed_paths=[str(app.outputs.root)],
+        show_error=True)
     app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port,
-                    css_paths=[app.HERE / "assets" / "style.css"],
-                    allowed_paths=[str(app.outputs.root)], show_error=True, quiet=True)
+                    quiet=True, **options)
     try:
         yield LiveApp(url=f"http://127.0.0.1:{port}", app=app,
                       state=app.backend.simulator.state)
@@ -163,8 +167,9 @@ def page_context(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(page_context: Any, live_app: LiveApp, app_sim: Any) -> Any:
-    """A fresh tab on the demo, loaded (Gradio keeps a stream open: never wait for idle)."""
+def page(live_app: LiveApp, app_sim: Any, page_context: Any) -> Any:
+    """A fresh tab on the demo, loaded (Gradio keeps a stream open: never wait for idle).
+    Its context is set up last, so it closes before app_sim releases leftover tasks."""
     page = page_context.new_page()
     page.goto(live_app.url, wait_until="load")
     page.wait_for_selector("#generate", state="visible")
