@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import requests
 from gradio_client import Client
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
-from app_process import start_app  # noqa: E402
+from app_process import free_port, start_app  # noqa: E402
 from wiro import spec  # noqa: E402
 
 SESSIONS = 50
@@ -53,12 +55,12 @@ def predict(client: Client, seed: int) -> tuple[float, str, tuple[int, int]]:
     return elapsed, details["task_id"], size
 
 
-def client_batch(url: str, seeds: list[int], start_at: float) -> list[tuple]:
+def client_batch(url: str, seeds: list[int], start_at: float, call=predict) -> list[tuple]:
     """One client process: connect its sessions, wait for the common start, run them."""
     clients = [Client(url, verbose=False) for _ in seeds]
     time.sleep(max(0.0, start_at - time.time()))
     with ThreadPoolExecutor(len(seeds)) as pool:
-        return list(pool.map(predict, clients, seeds))
+        return list(pool.map(call, clients, seeds))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -66,18 +68,93 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def wave(url: str, first_seed: int) -> list[tuple]:
+def wave(url: str, first_seed: int, call=predict) -> list[tuple]:
     seeds = list(range(first_seed, first_seed + SESSIONS))
     batches = [seeds[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
     start_at = time.time() + 8  # time for every process to connect its clients
     with ProcessPoolExecutor(CLIENT_PROCESSES) as pool:
-        futures = [pool.submit(client_batch, url, b, start_at) for b in batches]
+        futures = [pool.submit(client_batch, url, b, start_at, call) for b in batches]
         return [r for f in futures for r in f.result()]
 
 
-def main() -> None:
+def start_simulator() -> tuple[subprocess.Popen, str]:
+    """Wiro is remote in real use: the simulator gets a process of its own, like `python -m
+    wiro.simulator` beside the app."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wiro.simulator", "--port", str(port), "--pace", str(PACE),
+         "--api-key", "load-key", "--api-secret", "load-secret"], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(f"{base}/_sim/stats", timeout=1)
+            return process, base
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError("simulator did not start")
+
+
+FLOOR_APP = """
+import time, gradio as gr
+SECONDS = float(__import__("os").environ["FLOOR_SECONDS"])
+def generate(images, prompt, width, height, safety, seed, fmt):
+    started = time.monotonic()
+    while time.monotonic() - started < SECONDS:
+        time.sleep(0.25)
+        yield gr.skip(), gr.skip()
+    yield None, {"task_id": str(seed)}
+with gr.Blocks() as demo:
+    inputs = [gr.File(file_count="multiple"), gr.Textbox(), gr.Number(), gr.Number(),
+              gr.Number(), gr.Number(), gr.Textbox()]
+    gr.Button().click(generate, inputs, [gr.File(), gr.JSON()], api_name="generate",
+                      concurrency_limit=None)
+demo.queue(default_concurrency_limit=None)
+demo.launch(max_threads=200)
+"""
+
+
+def floor_predict(client: Client, seed: int) -> tuple[float, str, tuple[int, int]]:
+    started = time.perf_counter()
+    client.predict([], "x", 1024, 1024, 2, seed, "png", api_name="/generate")
+    return time.perf_counter() - started, str(seed), (spec.WIDTH.default, spec.HEIGHT.default)
+
+
+def floor_ratio(seconds: float) -> tuple[float, float]:
+    """The same 50-session wave against a bare Gradio endpoint of the same shape that only
+    waits `seconds`: what Gradio and gradio_client alone cost on this machine."""
     with tempfile.TemporaryDirectory() as tmp:
-        app = start_app(Path(tmp), {"WIRO_SIMULATOR_PACE": str(PACE), "WIRO_POLL_INTERVAL": "0.1",
+        script = Path(tmp, "floor_app.py")
+        script.write_text(FLOOR_APP)
+        port = free_port()
+        env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "FLOOR_SECONDS": str(seconds),
+               "GRADIO_ANALYTICS_ENABLED": "False"}
+        process = subprocess.Popen([sys.executable, str(script)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            for _ in range(300):
+                try:
+                    requests.get(url, timeout=1)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.1)
+            client = Client(url, verbose=False)
+            single = statistics.median(floor_predict(client, n)[0] for n in range(3))
+            times = [r[0] for r in wave(url, 0, floor_predict)]
+            return single, pct(times, .95)
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def main() -> None:
+    simulator, sim_root = start_simulator()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = start_app(Path(tmp), {"WIRO_API_KEY": "load-key", "WIRO_API_SECRET": "load-secret",
+                                    "WIRO_API_BASE_URL": f"{sim_root}/v1",
+                                    "WIRO_SOCKET_URL": f"ws{sim_root[4:]}/v1",
+                                    "WIRO_POLL_INTERVAL": "0.1",
                                     "APP_MAX_CONCURRENT_RUNS": str(SESSIONS + 4),
                                     "APP_RUNS_PER_CLIENT_PER_HOUR": "0"})
         try:
@@ -95,13 +172,17 @@ def main() -> None:
                             if p.is_file())
         finally:
             app.terminate()
+            simulator.terminate()
     times = [r[0] for r in results]
     ok = [r for r in results if r[2] == (spec.WIDTH.default, spec.HEIGHT.default)]
     base = statistics.median(single)
+    floor_single, floor_p95 = floor_ratio(base)
     print(f"{'':28}{'1 session':>12}{'50 sessions':>14}")
     print(f"{'median (s)':28}{base:12.2f}{statistics.median(times):14.2f}")
     print(f"{'p95 (s)':28}{pct(single, .95):12.2f}{pct(times, .95):14.2f}")
     print(f"{'p95 / single median':28}{'':12}{pct(times, .95) / base:13.2f}x   goal <= 1.5x")
+    print(f"{'bare Gradio, same shape':28}{floor_single:12.2f}{floor_p95:14.2f}"
+          f"   p95/single {floor_p95 / floor_single:.2f}x (Gradio + gradio_client alone)")
     print(f"finished correctly: {len(ok)}/{SESSIONS}, distinct tasks: "
           f"{len({r[1] for r in results})}")
     print(f"app CPU for the 50: {cpu_load:.1f} s ({1000 * cpu_load / SESSIONS:.0f} ms per run), "

@@ -99,9 +99,10 @@ async def _stream(ws: WebSocket, state: SimulatorState, taskid: str, token: str,
 
     sent = 0
     while not listener.done():
-        # In a worker thread, like the HTTP handlers: the first look after the task ends
-        # draws the output image, which must not stall the event loop.
-        events, next_at = await run_in_threadpool(look)
+        # A look is cheap once the output image is drawn; until then it may wait for the
+        # drawing, which must not stall the event loop, so it goes to a worker thread.
+        events, next_at = look() if state.output_drawn(taskid) else \
+            await run_in_threadpool(look)
         for status, message, _ in events[sent:]:
             try:
                 await ws.send_json(socket_message(status, taskid, token, message))

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import wraps
 from typing import Any, Callable, Mapping, Sequence
 
@@ -123,6 +124,10 @@ class SimulatorState:
         self._faults: dict[str, deque[str]] = {e: deque() for e in FAULT_ENDPOINTS}
         self._ids = itertools.count(FIRST_TASK_ID)
         self._uploads = itertools.count(6_000_001)
+        # Output images are drawn in the background from the moment a task is created, so
+        # neither the lock nor an event loop ever waits on Pillow.
+        self._renderer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sim-render")
+        self._renders: dict[str, Future] = {}
 
     def __repr__(self) -> str:  # never shows the key or secret
         return (f"SimulatorState(tasks={len(self._tasks)}, signed={self.api_secret is not None},"
@@ -229,6 +234,9 @@ class SimulatorState:
                        height=height, fail_reason=self._failure(inputs),
                        hold_in_queue=self.hold_in_queue, hold_running=self.hold_running)
         self._tasks[task.id] = task
+        if task.fail_reason is None:
+            self._renders[task.id] = self._renderer.submit(
+                images.render, inputs.seed, inputs.prompt, width, height, inputs.output_format)
         for image in inputs.images:
             if image.kind == "file":
                 self._files[image.url] = image
@@ -258,7 +266,7 @@ class SimulatorState:
         if task.output is not None or not task.succeeded(now):
             return
         fmt = task.inputs.output_format
-        data = images.render(task.inputs.seed, task.inputs.prompt, task.width, task.height, fmt)
+        data = self._renders.pop(task.id).result()
         folder = "-".join(secrets.token_hex(4) for _ in range(8))
         path = f"/cdn/{folder}/0.{fmt}"
         task.output = Output(id=secrets.token_hex(16), parentid=secrets.token_hex(16),
@@ -349,6 +357,11 @@ class SimulatorState:
             task, now = self._tasks[taskid], self.now()
             self._materialize(task, now)
             return task.events(now, self.public_base_url)
+
+    def output_drawn(self, taskid: str) -> bool:
+        """True unless the task's image is still being drawn (reading events then may wait)."""
+        render = self._renders.get(taskid)
+        return render is None or render.done()
 
     def next_event_time(self, taskid: str) -> float:
         """When the task's next step is scheduled; inf once it ended or while a hold keeps it."""
