@@ -256,6 +256,18 @@ def test_closing_the_page_kills_its_running_task(page, app_sim, live_app):
                         message="no running tasks")
 
 
+def test_reloading_the_page_kills_its_running_task_and_starts_clean(page, app_sim, live_app):
+    app_sim.hold_running = True
+    task = _start_held_run(page, app_sim, live_app, "task_output")
+
+    page.reload(wait_until="load")
+    page.wait_for_selector("#generate")
+    live_app.wait_until(lambda: live_app.task(task["id"])["status"] == "task_cancel",
+                        timeout=10, message="the reloaded page's old task to be cancelled")
+    assert app_sim.running_tasks() == []
+    assert status_of(page)["kind"] == "idle"  # a fresh session, nothing left running in it
+
+
 # --- g. the reference list -----------------------------------------------------------------
 
 def test_reference_list_order_is_what_run_receives(page, app_sim, live_app, tmp_path):
