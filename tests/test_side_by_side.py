@@ -244,7 +244,7 @@ def test_invalid_inputs_or_a_refusal_start_nothing(backend, sim_state, tmp_path)
 def fresh_guard(live_app, monkeypatch):
     """The app's caps as configured, with this test's counts only (the hourly cap counts every
     run of the whole test session, all from 127.0.0.1)."""
-    monkeypatch.setattr(live_app.app, "guard", Guard(live_app.app.GUARD_SETTINGS))
+    monkeypatch.setattr(live_app.app.page, "guard", Guard(live_app.app.GUARD_SETTINGS))
 
 
 def open_side_by_side(page, seeds):

@@ -1,0 +1,152 @@
+"""The demo page's handlers for Generate, Stop, a closed tab and the `generate` API.
+
+`DemoPage` owns what every run shares (backend, guard, active runs, result files); app.py
+builds the components and wires them to these methods. Gradio is imported here because
+this is the page; `wiro/` stays free of it.
+"""
+from __future__ import annotations
+
+import html
+import re
+import time
+from typing import Any, Iterator
+
+import gradio as gr
+
+from wiro import WiroClient, spec, uploads
+
+from . import references
+from .backend import AppSettings, start_backend
+from .guards import Guard, GuardSettings
+from .outputs import OutputStore
+from .run import ActiveRuns, RunUpdate, generate, status_html
+
+# API callers see no progress; an occasional yield still lets Gradio stop the run (and its
+# remote task) when the caller goes away.
+API_HEARTBEAT_SECONDS = 1.0
+IDLE_STATUS = status_html("idle", "Ready. Press Generate.")
+
+
+def model_values(images, prompt, width, height, safety, seed, output_format) -> dict:
+    """The seven model inputs by name, from component values in the spec's order."""
+    names = [f.name for f in spec.INPUTS]
+    return dict(zip(names, (images, prompt, width, height, safety, seed, output_format)))
+
+
+def plain_text(status: str) -> str:
+    """A status area's HTML as text, for API callers."""
+    text = re.sub(r"</?(li|br)[^>]*>", "\n", status)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def refs_view(entries: list[str], note: str = "") -> tuple:
+    """The reference list's State, its numbered thumbnails, the selector and a note."""
+    choices = references.choices(entries)
+    return (entries, references.render(entries),
+            gr.update(choices=choices, value=choices[-1][1] if choices else None), note)
+
+
+def page_outputs(update: RunUpdate, randomize: bool) -> tuple:
+    """Status, result image, download, details and seed; only the status changes until the
+    run has an image, so nothing the visitor entered is ever overwritten."""
+    done = update.image is not None
+    return (update.status,
+            update.image if done else gr.skip(),
+            gr.update(value=update.image, visible=True) if done else gr.skip(),
+            update.details if done else gr.skip(),
+            update.seed if randomize and update.seed is not None else gr.skip())
+
+
+class DemoPage:
+    def __init__(self, app_settings: AppSettings, guard_settings: GuardSettings):
+        self.app_settings = app_settings
+        self.byok = guard_settings.bring_your_own_key
+        self.backend = start_backend(app_settings=app_settings,
+                                     bring_your_own_key=self.byok)
+        self.active_runs = ActiveRuns()
+        self.outputs = OutputStore()
+        self.guard = Guard(guard_settings)
+
+    # --- shared by every kind of run -----------------------------------------------------
+
+    def client_id(self, request: gr.Request) -> str:
+        """Who the hourly cap counts: behind a Space's proxy, the first forwarded address."""
+        if self.app_settings.trust_proxy_headers:
+            forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+            if forwarded:
+                return forwarded
+        return getattr(request.client, "host", None) or "unknown"
+
+    def visitor_client(self, api_key: str | None, api_secret: str | None) -> WiroClient | None:
+        """Bring-your-own-key mode: a client for this run only; the key is never stored."""
+        if not self.byok:
+            return None
+        if not (api_key or "").strip():
+            raise gr.Error("Paste your Wiro API key (and secret, for signature projects) "
+                           "first. They are used for your runs only and never stored.",
+                           print_exception=False)
+        settings = self.backend.settings
+        return WiroClient(api_key.strip(), (api_secret or "").strip() or None,
+                          base_url=settings.base_url, poll_interval=settings.poll_interval,
+                          request_timeout=settings.request_timeout)
+
+    def run_once(self, session: str, values: dict[str, Any], request: gr.Request,
+                 randomize: bool = False, api_key: str | None = None,
+                 api_secret: str | None = None) -> Iterator[RunUpdate]:
+        client = self.visitor_client(api_key, api_secret)
+        # Big references are shrunk first, so validation's 9 MP rule sees what will be sent.
+        values = uploads.prepare_inputs(values)
+        try:
+            yield from generate(
+                self.backend, self.active_runs, self.outputs, session, values,
+                randomize_seed=randomize, client=client,
+                admit=lambda: self.guard.admit(session, self.client_id(request),
+                                               own_key=client is not None))
+        finally:
+            if client is not None:
+                client.close()
+
+    # --- the page ------------------------------------------------------------------------
+
+    def run_from_page(self, images, prompt, width, height, safety, seed, randomize,
+                      output_format, api_key, api_secret, request: gr.Request):
+        values = model_values(images, prompt, width, height, safety, seed, output_format)
+        for update in self.run_once(request.session_hash, values, request, bool(randomize),
+                                    api_key, api_secret):
+            yield page_outputs(update, randomize)
+
+    def stop_from_page(self, request: gr.Request) -> str:
+        lines = self.active_runs.stop(request.session_hash)
+        # The run's generator may still send an update; answer after it, so Stop's is last.
+        self.active_runs.wait_until_ended(request.session_hash)
+        if not lines:
+            return status_html("stopped", "Nothing was running.")
+        return status_html("stopped", "Stopped.",
+                           "<br>".join(html.escape(line) for line in lines))
+
+    def end_session(self, request: gr.Request) -> None:
+        """The tab closed or reloaded: stop its tasks and forget its files."""
+        self.active_runs.stop(request.session_hash)
+        self.outputs.drop(request.session_hash)
+
+    # --- the API -------------------------------------------------------------------------
+
+    def run_from_api(self, inputImage, prompt, width, height, safetyTolerance, seed,
+                     outputFormat, request: gr.Request):
+        values = model_values(inputImage, prompt, width, height, safetyTolerance, seed,
+                              outputFormat)
+        session = f"api-{request.session_hash}"
+        api_key = request.headers.get("x-wiro-api-key") if self.byok else None
+        api_secret = request.headers.get("x-wiro-api-secret") if self.byok else None
+        last, heartbeat = None, 0.0
+        for last in self.run_once(session, values, request, api_key=api_key,
+                                  api_secret=api_secret):
+            if not last.finished and time.monotonic() - heartbeat >= API_HEARTBEAT_SECONDS:
+                heartbeat = time.monotonic()
+                yield gr.skip(), gr.skip()
+        if last is None or last.image is None:
+            raise gr.Error(plain_text(last.status if last else "The run did not start."))
+        yield last.image, last.details
+        # Gradio has copied the file into its cache by now; ours would only pile up.
+        self.outputs.drop(session)
