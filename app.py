@@ -48,7 +48,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     gr.Markdown(f"# {spec.MODEL_TITLE} on Wiro\nBlack Forest Labs' image model: generate from "
                 "a prompt, or edit and combine up to 8 reference images.")
     if backend.is_simulator:
-        gr.HTML(f'<div class="mode-banner" id="mode-banner">{html.escape(SIMULATOR_NOTICE)}</div>')
+        gr.HTML(f'<div class="mode-banner" id="mode-banner">{html.escape(SIMULATOR_NOTICE)}'
+                "</div>")
     elif BYOK:
         gr.HTML('<div class="mode-banner live" id="mode-banner">Live, bring your own key: runs '
                 "are charged to the Wiro key you paste below.</div>")
@@ -74,13 +75,17 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
                                        elem_id="cost-estimate")
                     cost_compare = gr.HTML("", elem_id="cost-compare")
             status = gr.HTML(IDLE_STATUS, elem_id="run-status-box")
+            gr.Markdown("**Inspirations** — a click fills the inputs; Generate runs them.")
+            with gr.Row():
+                examples = [gr.Button(inspiration.title, size="sm", elem_id=f"example-{n}")
+                            for n, inspiration in enumerate(spec.INSPIRATIONS, start=1)]
             with gr.Accordion(f"{spec.INPUT_IMAGE.label}: reference images, sent in this order "
                               "(prompts call them image 1, image 2, …)", open=True):
                 refs_html = gr.HTML(references.render(spec.default_reference_images()),
                                     elem_id="refs")
                 refs_note = gr.Markdown("", elem_id="refs-note")
                 upload = gr.File(label="Add images", file_count="multiple", file_types=["image"],
-                                 elem_id="ref-upload")
+                                 height=130, elem_id="ref-upload")
                 with gr.Row():
                     ref_url = gr.Textbox(label="Or add an image URL", placeholder="https://…",
                                          scale=4, elem_id="ref-url")
@@ -130,13 +135,6 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             download = gr.File(label="Download (the exact file Wiro returned)", visible=False,
                                elem_id="download", interactive=False)
             details = gr.JSON(label="Run details", elem_id="details")
-    gr.Markdown("### Inspirations\nClick one to fill the inputs, then press Generate.")
-    with gr.Row():
-        for number, inspiration in enumerate(spec.INSPIRATIONS, start=1):
-            gr.Button(inspiration.title, size="sm", elem_id=f"example-{number}").click(
-                lambda i=inspiration: (i.prompt, *refs_view(list(i.input_images))),
-                outputs=[prompt, refs, refs_html, selected, refs_note], **PRIVATE)
-
     # --- extras: side by side, then this session's history ---------------------------------
     with gr.Accordion("Side by side: the same inputs with 2–4 seeds", open=False,
                       elem_id="side-by-side"):
@@ -184,6 +182,9 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     demo.unload(page.end_session)
 
     ref_outputs = [refs, refs_html, selected, refs_note]
+    for button, inspiration in zip(examples, spec.INSPIRATIONS):
+        button.click(lambda i=inspiration: (i.prompt, *refs_view(list(i.input_images))),
+                     outputs=[prompt, *ref_outputs], **PRIVATE)
     upload.upload(lambda e, f: (*refs_view(*references.add_files(e, f)), None),
                   [refs, upload], [*ref_outputs, upload], **PRIVATE)
     add_url.click(lambda e, u: (*refs_view(*references.add_url(e, u)), ""),
