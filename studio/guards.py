@@ -70,35 +70,7 @@ class Guard:
 
     def admit(self, session: str, client_id: str, *, own_key: bool = False) -> "Ticket":
         """Reserve a run slot or raise RunRefused. Release the ticket when the run ends."""
-        s = self.settings
-        now = self.clock()
-        with self._lock:
-            if s.runs_per_session and self._running[session] >= s.runs_per_session:
-                raise RunRefused(
-                    f"This page already has {self._running[session]} run(s) going; the limit is "
-                    f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
-            total = sum(self._running.values())
-            if s.runs_at_once and total >= s.runs_at_once:
-                raise RunRefused(f"The demo is busy ({total} runs going, the limit is "
-                                 f"{s.runs_at_once}). Try again in a few seconds.")
-            starts = self._starts[client_id]
-            while starts and now - starts[0] >= HOUR:
-                starts.popleft()
-            # Visitors paying with their own key are not held to the owner's hourly budget.
-            if not own_key and s.runs_per_client_per_hour and \
-                    len(starts) >= s.runs_per_client_per_hour:
-                wait_min = max(1, round((HOUR - (now - starts[0])) / 60))
-                raise RunRefused(
-                    f"You have used this demo's {s.runs_per_client_per_hour} runs for the hour. "
-                    f"Try again in about {wait_min} min.")
-            if not own_key and s.daily_spend_cap_usd and \
-                    self._spent[self._today()] >= s.daily_spend_cap_usd:
-                raise RunRefused(
-                    f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}). "
-                    "It resets at midnight UTC.")
-            self._running[session] += 1
-            starts.append(now)
-        return Ticket(self, session, own_key)
+        return self.admit_batch(session, client_id, 1, own_key=own_key)[0]
 
     def admit_batch(self, session: str, client_id: str, count: int, *,
                     own_key: bool = False) -> list["Ticket"]:
@@ -109,37 +81,49 @@ class Guard:
         own against the overall cap, the hourly cap and the daily spend, as they are
         separate paid tasks.
         """
-        if count <= 1:
-            return [self.admit(session, client_id, own_key=own_key)] if count == 1 else []
-        s = self.settings
+        if count < 1:
+            return []
         now = self.clock()
         with self._lock:
-            if s.runs_per_session and self._running[session] >= s.runs_per_session:
-                raise RunRefused(
-                    f"This page already has {self._running[session]} run(s) going; the limit is "
-                    f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
-            total = sum(self._running.values())
-            if s.runs_at_once and total + count > s.runs_at_once:
-                raise RunRefused(f"The demo is too busy for {count} runs at once ({total} "
-                                 f"going, the limit is {s.runs_at_once}). Try fewer seeds or "
-                                 "again in a few seconds.")
-            starts = self._starts[client_id]
-            while starts and now - starts[0] >= HOUR:
-                starts.popleft()
-            if not own_key and s.runs_per_client_per_hour and \
-                    len(starts) + count > s.runs_per_client_per_hour:
-                left = max(0, s.runs_per_client_per_hour - len(starts))
-                raise RunRefused(
-                    f"That is {count} runs, and {left} of this demo's "
-                    f"{s.runs_per_client_per_hour} runs for the hour are left. Try fewer seeds.")
-            if not own_key and s.daily_spend_cap_usd and \
-                    self._spent[self._today()] >= s.daily_spend_cap_usd:
-                raise RunRefused(
-                    f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}). "
-                    "It resets at midnight UTC.")
+            self._refuse_if_capped(session, client_id, count, own_key, now)
             self._running[session] += count
-            starts.extend([now] * count)
+            self._starts[client_id].extend([now] * count)
         return [Ticket(self, session, own_key) for _ in range(count)]
+
+    def _refuse_if_capped(self, session: str, client_id: str, count: int, own_key: bool,
+                          now: float) -> None:
+        s = self.settings
+        if s.runs_per_session and self._running[session] >= s.runs_per_session:
+            raise RunRefused(
+                f"This page already has {self._running[session]} run(s) going; the limit is "
+                f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
+        total = sum(self._running.values())
+        if s.runs_at_once and total + count > s.runs_at_once:
+            raise RunRefused(
+                f"The demo is busy ({total} runs going, the limit is {s.runs_at_once}). Try "
+                "again in a few seconds." if count == 1 else
+                f"The demo is too busy for {count} runs at once ({total} going, the limit is "
+                f"{s.runs_at_once}). Try fewer seeds or again in a few seconds.")
+        starts = self._starts[client_id]
+        while starts and now - starts[0] >= HOUR:
+            starts.popleft()
+        # Visitors paying with their own key are not held to the owner's budgets.
+        if own_key:
+            return
+        if s.runs_per_client_per_hour and len(starts) + count > s.runs_per_client_per_hour:
+            if count == 1:
+                wait_min = max(1, round((HOUR - (now - starts[0])) / 60))
+                raise RunRefused(
+                    f"You have used this demo's {s.runs_per_client_per_hour} runs for the hour. "
+                    f"Try again in about {wait_min} min.")
+            left = max(0, s.runs_per_client_per_hour - len(starts))
+            raise RunRefused(
+                f"That is {count} runs, and {left} of this demo's "
+                f"{s.runs_per_client_per_hour} runs for the hour are left. Try fewer seeds.")
+        if s.daily_spend_cap_usd and self._spent[self._today()] >= s.daily_spend_cap_usd:
+            raise RunRefused(
+                f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}). "
+                "It resets at midnight UTC.")
 
     def _release(self, session: str, cost: float, own_key: bool) -> None:
         with self._lock:
