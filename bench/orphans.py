@@ -27,8 +27,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def until(condition, timeout=30.0) -> float:
-    start = time.perf_counter()
+def until(condition, timeout=30.0, start: float | None = None) -> float:
+    """Seconds from `start` (default: now) until `condition()` holds; inf on timeout."""
+    start = time.perf_counter() if start is None else start
     while time.perf_counter() - start < timeout:
         if condition():
             return time.perf_counter() - start
@@ -68,17 +69,20 @@ def main() -> None:
                 for queued, name in ((True, "Stop while queued"), (False, "Stop while running")):
                     page = browser.new_page()
                     start_run(page, queued)
+                    clicked = time.perf_counter()  # timed from before the click is sent
                     page.click("#stop")
-                    results[name].append(until(lambda: not state.running_tasks()))
+                    results[name].append(until(lambda: not state.running_tasks(),
+                                               start=clicked))
                     page.close()
                 for name in ("close the tab", "reload the tab"):
                     page = browser.new_page()
                     start_run(page, False)
+                    acted = time.perf_counter()
                     if name == "close the tab":
                         page.close()
                     else:
-                        page.reload(wait_until="load")
-                    results[name].append(until(lambda: not state.running_tasks()))
+                        page.reload(wait_until="commit")
+                    results[name].append(until(lambda: not state.running_tasks(), start=acted))
                     if not page.is_closed():
                         page.close()
         finally:
@@ -90,8 +94,10 @@ def main() -> None:
             Client(app.url, verbose=False).submit(*[values[f.name] for f in spec.INPUTS],
                                                   api_name="/generate")
             assert until(lambda: state.running_tasks()) < 30
+            signalled = time.perf_counter()
             app.process.send_signal(signal.SIGTERM)
-            results["SIGTERM the server"].append(until(lambda: not state.running_tasks()))
+            results["SIGTERM the server"].append(until(lambda: not state.running_tasks(),
+                                                       start=signalled))
             app.terminate()
     print(f"{'case':24}{'median s':>10}{'max s':>8}{'goal':>8}  running after")
     goals = {"Stop while queued": 1, "Stop while running": 1, "close the tab": 5}
