@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 from app_process import free_port, start_app  # noqa: E402
 from wiro import spec  # noqa: E402
+from wiro.simulator.images import render  # noqa: E402
 
 SESSIONS = 50
 CLIENT_PROCESSES = 5
@@ -96,14 +97,17 @@ def start_simulator() -> tuple[subprocess.Popen, str]:
 
 
 FLOOR_APP = """
-import time, gradio as gr
-SECONDS = float(__import__("os").environ["FLOOR_SECONDS"])
+import os, shutil, tempfile, time, gradio as gr
+SECONDS = float(os.environ["FLOOR_SECONDS"])
+IMAGE = os.environ["FLOOR_IMAGE"]
 def generate(images, prompt, width, height, safety, seed, fmt):
     started = time.monotonic()
     while time.monotonic() - started < SECONDS:
         time.sleep(0.25)
         yield gr.skip(), gr.skip()
-    yield None, {"task_id": str(seed)}
+    copy = os.path.join(tempfile.mkdtemp(), f"{seed}.png")  # a file per run, as the app has
+    shutil.copy(IMAGE, copy)
+    yield copy, {"task_id": str(seed)}
 with gr.Blocks() as demo:
     inputs = [gr.File(file_count="multiple"), gr.Textbox(), gr.Number(), gr.Number(),
               gr.Number(), gr.Number(), gr.Textbox()]
@@ -116,19 +120,25 @@ demo.launch(max_threads=200)
 
 def floor_predict(client: Client, seed: int) -> tuple[float, str, tuple[int, int]]:
     started = time.perf_counter()
-    client.predict([], "x", 1024, 1024, 2, seed, "png", api_name="/generate")
-    return time.perf_counter() - started, str(seed), (spec.WIDTH.default, spec.HEIGHT.default)
+    image, _ = client.predict([], "x", 1024, 1024, 2, seed, "png", api_name="/generate")
+    elapsed = time.perf_counter() - started
+    with Image.open(image) as im:
+        return elapsed, str(seed), im.size
 
 
 def floor_ratio(seconds: float) -> tuple[float, float]:
-    """The same 50-session wave against a bare Gradio endpoint of the same shape that only
-    waits `seconds`: what Gradio and gradio_client alone cost on this machine."""
+    """The same 50-session wave against a bare Gradio endpoint of the same shape (seven
+    inputs; a PNG file and a dict out) that only waits `seconds`: what Gradio and
+    gradio_client alone cost on this machine."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp, "floor_app.py")
         script.write_text(FLOOR_APP)
         port = free_port()
+        image = Path(tmp, "result.png")  # the very image the simulator makes for the app
+        image.write_bytes(render(0, spec.PROMPT.default, spec.WIDTH.default,
+                                 spec.HEIGHT.default, spec.OUTPUT_FORMAT.default))
         env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "FLOOR_SECONDS": str(seconds),
-               "GRADIO_ANALYTICS_ENABLED": "False"}
+               "FLOOR_IMAGE": str(image), "GRADIO_ANALYTICS_ENABLED": "False"}
         process = subprocess.Popen([sys.executable, str(script)], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/"

@@ -161,8 +161,10 @@ def _listen(url: str, token: str, silence: float, open_timeout: float,
     """Socket messages for one task as TaskEvents (and _SILENCE after each quiet spell);
     ends when the socket cannot be opened, is closed, or refuses the registration."""
     try:
+        # No keepalive pings (and no thread for them): the silence deadline already
+        # notices a dead socket, and then Detail takes over.
         ws = connect(url, open_timeout=open_timeout, close_timeout=SOCKET_CLOSE_TIMEOUT,
-                     compression=None)
+                     compression=None, ping_interval=None)
     except (OSError, TimeoutError, WebSocketException):
         return
     with ws:
