@@ -15,6 +15,8 @@ from app_process import start_app
 from wiro import spec
 from wiro.simulator import SimulatorServer, SimulatorState
 
+pytest_plugins = ["tests.app_harness"]
+
 CANARY_KEY = "canaryKEY7f3a91d0c4e2"
 CANARY_SECRET = "canarySECRETb58e02a6d913"
 CANARIES = (CANARY_KEY, CANARY_SECRET)
@@ -137,37 +139,30 @@ def test_a_visitors_own_key_is_used_and_never_echoed(tmp_path):
     assert _scan_files(tmp_path) == []
 
 
-def test_a_key_typed_into_the_page_is_used_and_never_shown(tmp_path):
+def test_a_key_typed_into_the_page_is_used_and_never_shown(tmp_path, browser):
     """Bring-your-own-key in a real browser: the visitor's canary key and secret run the task
     and appear nowhere in the page, its config, the API info or the app's log and files."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("browser tests need Debian's chromium")
-    from app_harness import CHROMIUM_ARGS
-
     visitor = SimulatorState(CANARY_KEY, CANARY_SECRET, pace=0)
     with SimulatorServer(visitor) as sim:
         app = start_app(tmp_path, {"APP_BRING_YOUR_OWN_KEY": "1", "WIRO_API_BASE_URL":
                                    sim.base_url, "WIRO_POLL_INTERVAL": "0.05"})
+        context = browser.new_context()
         try:
-            with playwright.sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
-                page = browser.new_page()
-                page.goto(app.url, wait_until="load")
-                page.wait_for_selector("#byok-key input")
-                page.click("#ref-clear")
-                page.wait_for_selector(".refs-empty")
-                page.fill("#byok-key input", CANARY_KEY)
-                page.fill("#byok-secret input", CANARY_SECRET)
-                page.click("#generate")
-                page.wait_for_selector("#run-status-box .run-done", timeout=30_000)
-                shown = page.content()
-                assert page.input_value("#byok-key input") == CANARY_KEY  # kept, not echoed
-                browser.close()
+            page = context.new_page()
+            page.goto(app.url, wait_until="load")
+            page.wait_for_selector("#byok-key input")
+            page.click("#ref-clear")
+            page.wait_for_selector(".refs-empty")
+            page.fill("#byok-key input", CANARY_KEY)
+            page.fill("#byok-secret input", CANARY_SECRET)
+            page.click("#generate")
+            page.wait_for_selector("#run-status-box .run-done", timeout=30_000)
+            shown = page.content()
+            assert page.input_value("#byok-key input") == CANARY_KEY  # kept, not echoed
             served = [requests.get(app.url + p, timeout=10).text
                       for p in ("", "config", "gradio_api/info")]
         finally:
+            context.close()
             app.terminate()
         assert visitor.tasks_created == 1
     # The password field holds what was typed; the page shows it nowhere else.
