@@ -12,6 +12,7 @@ per-session cap, but every seed counts as a run against the overall, hourly and 
 from __future__ import annotations
 
 import html
+import math
 import re
 import threading
 import time
@@ -37,7 +38,8 @@ def parse_seeds(text: Any) -> tuple[list[int], list[str]]:
         except ValueError:
             problems.append(f"{part!r} is not a seed; use whole numbers.")
             continue
-        if value != int(value) or not spec.SEED.minimum <= value <= spec.SEED.maximum:
+        if not math.isfinite(value) or value != int(value) or \
+                not spec.SEED.minimum <= value <= spec.SEED.maximum:
             problems.append(f"{part} is not a seed; use whole numbers from {spec.SEED.minimum}"
                             f" to {spec.SEED.maximum}.")
             continue

@@ -42,7 +42,8 @@ def test_seeds_parse(text, seeds):
 @pytest.mark.parametrize("text, problem", [
     ("5", "Give 2 to 4 seeds"), ("1,2,3,4,5", "Give 2 to 4 seeds"), ("", "Give 2 to 4"),
     ("1, x", "'x' is not a seed"), ("1, -2", "-2 is not a seed"), ("1.5, 2", "1.5 is not"),
-    ("3, 3", "listed twice"), (f"1, {2**32}", "is not a seed")])
+    ("3, 3", "listed twice"), (f"1, {2**32}", "is not a seed"), ("1, nan", "nan is not"),
+    ("inf, 2", "inf is not"), ("1e400, 2", "1e400 is not")])
 def test_bad_seeds_are_explained(text, problem):
     _, problems = side_by_side.parse_seeds(text)
     assert problems and problem in " ".join(problems)
