@@ -8,6 +8,8 @@ real charge; `compare_html` puts the two side by side.
 """
 from __future__ import annotations
 
+import math
+
 import html
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -30,12 +32,17 @@ class Estimate:
         return round(self.usd * max(1, runs), 6)
 
 
-def _integer(raw: Any) -> int | None:
+def _size(raw: Any, field: spec.ModelInput) -> int | None:
+    """A width or height the model accepts (0 included), else None: no estimate for inputs
+    that validation will refuse anyway."""
     try:
         value = float(raw)
     except (TypeError, ValueError):
         return None
-    return int(value) if value == int(value) else None
+    if not math.isfinite(value) or value != int(value):
+        return None
+    value = int(value)
+    return value if value == 0 or field.minimum <= value <= field.maximum else None
 
 
 def match_input_size(first: tuple[int, int]) -> tuple[int, int]:
@@ -56,9 +63,9 @@ def estimate(values: Mapping[str, Any]) -> Estimate | None:
         images = [images]
     images = [i for i in images if i not in (None, "")]
     sizes = uploads.sent_sizes(images)
-    width = _integer(values.get(spec.WIDTH.name, spec.WIDTH.default))
-    height = _integer(values.get(spec.HEIGHT.name, spec.HEIGHT.default))
-    if width is None or height is None or width < 0 or height < 0:
+    width = _size(values.get(spec.WIDTH.name, spec.WIDTH.default), spec.WIDTH)
+    height = _size(values.get(spec.HEIGHT.name, spec.HEIGHT.default), spec.HEIGHT)
+    if width is None or height is None:
         return None
     known = True
     if width == 0 or height == 0:

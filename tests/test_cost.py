@@ -88,3 +88,11 @@ def test_the_simulators_charge_matches_the_estimate_for_uploads(sim, sim_state, 
     last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s",
                          uploads.prepare_inputs(v, cache_dir=tmp_path / "c")))[-1]
     assert last.details["cost_usd"] == pytest.approx(est.usd)
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), "abc", 1024.5, -16, 10**30])
+def test_no_estimate_and_no_crash_for_a_size_validation_will_refuse(bad):
+    """The estimate follows every keystroke, so it meets half-typed and absurd values."""
+    values = {**spec.defaults(), spec.INPUT_IMAGE.name: [], spec.WIDTH.name: bad}
+    assert cost.estimate(values) is None
+    assert "$" not in cost.estimate_html(None)
