@@ -42,7 +42,8 @@ def _size(raw: Any, field: spec.ModelInput) -> int | None:
     if not math.isfinite(value) or value != int(value):
         return None
     value = int(value)
-    return value if value == 0 or field.minimum <= value <= field.maximum else None
+    valid = field.minimum <= value <= field.maximum and not value % (field.step or 1)
+    return value if value == 0 or valid else None
 
 
 def match_input_size(first: tuple[int, int]) -> tuple[int, int]:

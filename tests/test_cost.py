@@ -90,7 +90,8 @@ def test_the_simulators_charge_matches_the_estimate_for_uploads(sim, sim_state, 
     assert last.details["cost_usd"] == pytest.approx(est.usd)
 
 
-@pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), "abc", 1024.5, -16, 10**30])
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), "abc", 1024.5, -16, 10**30,
+                                 1000])
 def test_no_estimate_and_no_crash_for_a_size_validation_will_refuse(bad):
     """The estimate follows every keystroke, so it meets half-typed and absurd values."""
     values = {**spec.defaults(), spec.INPUT_IMAGE.name: [], spec.WIDTH.name: bad}
