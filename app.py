@@ -36,21 +36,15 @@ RUNS = dict(concurrency_id="runs", concurrency_limit=APP_SETTINGS.max_concurrent
 PRIVATE = dict(api_visibility="private")  # page-only events: not callable as an API
 
 
-class ModelNumber(gr.Number):
-    """A number input that hands over exactly what it was given. Gradio's own would round
-    1024.5 to 1024 without a word, or fail on "abc" with a message about "index 2";
-    wiro.validation names the field and says what to change instead."""
-
-    def preprocess(self, payload):
-        return payload
-
-    def get_block_name(self) -> str:
-        return "number"  # drawn by Gradio's own number field
-
-
 def number_input(field: spec.ModelInput, **extra) -> gr.Number:
-    return ModelNumber(label=field.label, info=field.help or None, value=field.default,
-                       step=field.step, **extra)
+    """A number box that hands over exactly what it was given: Gradio's own preprocessing
+    would round 1024.5 to 1024 without a word, or fail on "abc" with a message about
+    "index 2"; wiro.validation names the field and says what to change instead. (An
+    instance override, not a subclass: Gradio writes a .pyi stub beside every subclass.)"""
+    box = gr.Number(label=field.label, info=field.help or None, value=field.default,
+                    step=field.step, **extra)
+    box.preprocess = lambda payload: payload
+    return box
 
 
 # Gradio's own cache of served files is pruned hourly, so a long-lived Space stays bounded.
