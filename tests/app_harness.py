@@ -175,3 +175,15 @@ def page(live_app: LiveApp, app_sim: Any, page_context: Any) -> Any:
     page.wait_for_selector("#generate", state="visible")
     page.wait_for_selector("#run-status-box .run-status[data-kind=idle]")
     return page
+
+
+@pytest.fixture(scope="module")
+def app_client(live_app: LiveApp) -> Iterator[Any]:
+    """A gradio_client Client of the running app (no telemetry: the harness has set
+    GRADIO_ANALYTICS_ENABLED=False, which the client also reads)."""
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(live_app.url, verbose=False, analytics_enabled=False)
+    try:
+        yield client
+    finally:
+        client.close()

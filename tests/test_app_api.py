@@ -16,14 +16,9 @@ pytestmark = pytest.mark.timeout(120)
 gradio_client = pytest.importorskip("gradio_client")
 
 
-@pytest.fixture(scope="module")
-def client(live_app):
-    # No telemetry: the harness has set GRADIO_ANALYTICS_ENABLED=False, which this also reads.
-    client = gradio_client.Client(live_app.url, verbose=False, analytics_enabled=False)
-    try:
-        yield client
-    finally:
-        client.close()
+@pytest.fixture
+def client(app_client):
+    return app_client
 
 
 def seed_defaults(**changes) -> list:

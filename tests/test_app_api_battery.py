@@ -57,13 +57,9 @@ def _expressible(case) -> bool:
 API_CASES = [c for c in CASES if c[0] != "nine-images" and _expressible(c)]
 
 
-@pytest.fixture(scope="module")
-def client(live_app):
-    client = gradio_client.Client(live_app.url, verbose=False, analytics_enabled=False)
-    try:
-        yield client
-    finally:
-        client.close()
+@pytest.fixture
+def client(app_client):
+    return app_client
 
 
 @pytest.mark.parametrize("case", API_CASES, ids=lambda c: c[0])
