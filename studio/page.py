@@ -6,8 +6,6 @@ this is the page; `wiro/` stays free of it.
 """
 from __future__ import annotations
 
-import html
-import re
 import time
 from typing import Any, Iterator
 
@@ -19,25 +17,20 @@ from . import references
 from .backend import AppSettings, start_backend
 from .guards import Guard, GuardSettings
 from .outputs import OutputStore
-from .run import ActiveRuns, RunUpdate, generate, status_html
+from . import status as run_status
+from .run import ActiveRuns, RunUpdate, generate
+from .status import RunStatus
 
 # API callers see no progress; an occasional yield still lets Gradio stop the run (and its
 # remote task) when the caller goes away.
 API_HEARTBEAT_SECONDS = 1.0
-IDLE_STATUS = status_html("idle", "Ready. Press Generate.")
+IDLE_STATUS = run_status.to_html(run_status.IDLE)
 
 
 def model_values(images, prompt, width, height, safety, seed, output_format) -> dict:
     """The seven model inputs by name, from component values in the spec's order."""
     names = [f.name for f in spec.INPUTS]
     return dict(zip(names, (images, prompt, width, height, safety, seed, output_format)))
-
-
-def plain_text(status: str) -> str:
-    """A status area's HTML as text, for API callers."""
-    text = re.sub(r"</?(li|br)[^>]*>", "\n", status)
-    text = html.unescape(re.sub(r"<[^>]+>", "", text))
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def refs_view(entries: list[str], note: str = "") -> tuple:
@@ -51,7 +44,7 @@ def page_outputs(update: RunUpdate, randomize: bool) -> tuple:
     """Status, result image, download, details and seed; only the status changes until the
     run has an image, so nothing the visitor entered is ever overwritten."""
     done = update.image is not None
-    return (update.status,
+    return (run_status.to_html(update.status),
             update.image if done else gr.skip(),
             gr.update(value=update.image, visible=True) if done else gr.skip(),
             update.details if done else gr.skip(),
@@ -121,9 +114,8 @@ class DemoPage:
         # The run's generator may still send an update; answer after it, so Stop's is last.
         self.active_runs.wait_until_ended(request.session_hash)
         if not lines:
-            return status_html("stopped", "Nothing was running.")
-        return status_html("stopped", "Stopped.",
-                           "<br>".join(html.escape(line) for line in lines))
+            return run_status.to_html(RunStatus("stopped", "Nothing was running."))
+        return run_status.to_html(RunStatus("stopped", "Stopped.", "\n".join(lines)))
 
     def end_session(self, request: gr.Request) -> None:
         """The tab closed or reloaded: stop its tasks and forget its files."""
@@ -146,7 +138,7 @@ class DemoPage:
                 heartbeat = time.monotonic()
                 yield gr.skip(), gr.skip()
         if last is None or last.image is None:
-            raise gr.Error(plain_text(last.status if last else "The run did not start."))
+            raise gr.Error(last.status.text() if last else "The run did not start.")
         yield last.image, last.details
         # Gradio has copied the file into its cache by now; ours would only pile up.
         self.outputs.drop(session)

@@ -6,8 +6,6 @@ map it onto the page's components.
 """
 from __future__ import annotations
 
-import html
-
 import gradio as gr
 
 from wiro import spec, uploads
@@ -15,7 +13,7 @@ from wiro import spec, uploads
 from . import cost, side_by_side, snippets
 from . import history as hist
 from .page import DemoPage, model_values, refs_view
-from .run import status_html
+from .status import RunStatus, to_html
 
 SLOTS = side_by_side.MAX_SEEDS
 
@@ -23,8 +21,8 @@ SLOTS = side_by_side.MAX_SEEDS
 def slot_html(seed: int, update) -> str:
     head = f'<div class="sbs-seed" data-seed="{seed}">Seed {seed}</div>'
     if update is None:
-        return head + status_html("running", "Waiting to start…", fraction=0.0)
-    return head + update.status
+        return head + to_html(RunStatus("running", "Waiting to start…", fraction=0.0))
+    return head + to_html(update.status)
 
 
 def runs_for(seeds_text: str) -> int:
@@ -98,15 +96,15 @@ class PageExtras:
         seeds, problems = side_by_side.parse_seeds(seeds_text)
         hidden = [gr.update(visible=i < len(seeds)) for i in range(SLOTS)]
 
-        def note(kind, title, body=""):
-            return (status_html(kind, title, body), *[gr.skip()] * (3 * SLOTS + 4))
+        def note(kind, title, detail="", problems=()):
+            return (to_html(RunStatus(kind, title, detail, problems)),
+                    *[gr.skip()] * (3 * SLOTS + 4))
         if problems:
-            yield note("invalid", "Nothing was sent — fix the seeds first:",
-                       "<br>".join(html.escape(p) for p in problems))
+            yield note("invalid", "Nothing was sent — fix the seeds first:", problems=problems)
             return
         if not confirmed:
             yield note("refused", "Not run — nothing was charged.",
-                       html.escape(f"Tick “{side_by_side.confirm_label(len(seeds))}” first."))
+                       f"Tick “{side_by_side.confirm_label(len(seeds))}” first.")
             return
         values = model_values(images, prompt, width, height, safety, seeds[0], output_format)
         inputs, estimate = hist.snapshot(values), cost.estimate(values)
@@ -135,12 +133,12 @@ class PageExtras:
                         new_entries = True
                 done = all(u is not None and u.finished for u in latest)
                 if done:
-                    overall = status_html("done" if recorded else "stopped",
-                                          f"{len(recorded)} of {len(seeds)} runs produced an "
-                                          "image.")
+                    overall = to_html(RunStatus("done" if recorded else "stopped",
+                                                f"{len(recorded)} of {len(seeds)} runs "
+                                                "produced an image."))
                 else:
-                    overall = status_html("running", f"Running {len(seeds)} seeds side by "
-                                                     "side…")
+                    overall = to_html(RunStatus("running",
+                                                f"Running {len(seeds)} seeds side by side…"))
                 slot_status = [slot_html(seeds[i], latest[i]) if i < len(latest) else ""
                                for i in range(SLOTS)]
                 compare_text = gr.skip()

@@ -7,7 +7,6 @@ stop it promptly; its `finally` stops the remote task if the run did not end, an
 from __future__ import annotations
 
 import contextlib
-import html
 import io
 import random
 import threading
@@ -28,13 +27,14 @@ from wiro.validation import RunRequest
 from .backend import Backend
 from .guards import RunRefused, Ticket
 from .outputs import OutputStore
+from .status import RunStatus
 
 TICK_SECONDS = 0.25
 
 
 @dataclass
 class RunUpdate:
-    status: str  # HTML for the status area
+    status: RunStatus
     image: str | None = None
     details: dict[str, Any] | None = None
     seed: int | None = None
@@ -142,30 +142,6 @@ def stop_task(client: WiroClient, taskid: str) -> str:
     return f"Task {taskid} had already finished."
 
 
-def status_html(kind: str, title: str, body: str = "", *, fraction: float | None = None,
-                status: str = "", elapsed: float | None = None) -> str:
-    """The status area: one line in words, elapsed time, and a progress bar while running."""
-    parts = [f'<div class="run-status run-{kind}" data-kind="{kind}" data-status="{status}">',
-             f'<div class="run-title">{html.escape(title)}']
-    if elapsed is not None:
-        parts.append(f' <span class="run-elapsed">{elapsed:.1f} s</span>')
-    parts.append("</div>")
-    if fraction is not None:
-        pct = round(max(0.0, min(fraction, 1.0)) * 100)
-        parts.append(f'<div class="run-bar" role="progressbar" aria-valuenow="{pct}" '
-                     f'aria-valuemin="0" aria-valuemax="100"><div style="width:{pct}%"></div>'
-                     "</div>")
-    if body:
-        parts.append(f'<div class="run-body">{body}</div>')
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def problems_html(problems: list[str]) -> str:
-    items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
-    return f"<ul>{items}</ul>"
-
-
 # Where the model's own percentage moves the bar: from task_start to task_output_full.
 GENERATING_BAND = (lifecycle_fraction(TaskStatus.START),
                    lifecycle_fraction(TaskStatus.OUTPUT_FULL))
@@ -247,15 +223,15 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
     try:
         request = validate_inputs(values, allow_private_urls=backend.allow_private_urls)
     except InvalidInputError as exc:
-        yield RunUpdate(status_html("invalid", "Nothing was sent — fix these first:",
-                                    problems_html(exc.problems)), finished=True)
+        yield RunUpdate(RunStatus("invalid", "Nothing was sent — fix these first:",
+                                  problems=exc.problems), finished=True)
         return
     seed = request.params[spec.SEED.name]
     try:
         ticket = admit() if admit else None
     except RunRefused as exc:
-        yield RunUpdate(status_html("refused", "Not run — nothing was charged.",
-                                    html.escape(str(exc))), finished=True)
+        yield RunUpdate(RunStatus("refused", "Not run — nothing was charged.", str(exc)),
+                        finished=True)
         return
     cost = 0.0
     try:
@@ -271,13 +247,13 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
          request: RunRequest, seed: int, client: WiroClient | None) -> Iterator[RunUpdate]:
     client = client or backend.client()
     started = time.monotonic()
-    yield RunUpdate(status_html("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
+    yield RunUpdate(RunStatus("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
                     seed=seed)
     try:
         handle = client.run(request)
     except WiroError as exc:
-        yield RunUpdate(status_html("error", "Wiro did not start the run.",
-                                    html.escape(str(exc))), seed=seed, finished=True)
+        yield RunUpdate(RunStatus("error", "Wiro did not start the run.", str(exc)),
+                        seed=seed, finished=True)
         return
     registry.add(session, client, handle.id)
     ended = False
@@ -288,17 +264,17 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
                 if update is not None and update.is_terminal:
                     break  # _finish says how it ended; a "running" line here could be the last
                 status = update.status if update else TaskStatus.QUEUE
-                yield RunUpdate(status_html(
+                yield RunUpdate(RunStatus(
                     "running", status_title(handle.id, update),
-                    fraction=progress_fraction(update), status=status.value,
+                    fraction=progress_fraction(update), wiro_status=status.value,
                     elapsed=time.monotonic() - started), seed=seed)
         ended = True
         stopped = registry.stop_outcome(handle.id) if update.task.cancelled else None
         yield _finish(client, store, session, update.task, seed, time.monotonic() - started,
                       stopped)
     except WiroError as exc:
-        yield RunUpdate(status_html("error", f"Task {handle.id} did not finish.",
-                                    html.escape(str(exc))), seed=seed, finished=True)
+        yield RunUpdate(RunStatus("error", f"Task {handle.id} did not finish.", str(exc)),
+                        seed=seed, finished=True)
     finally:
         registry.discard(session, handle.id)
         if not ended:
@@ -309,13 +285,13 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
 def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, seed: int,
             wall: float, stopped: str | None = None) -> RunUpdate:
     if task.cancelled:  # the same words as the Stop button's answer, when it was that
-        return RunUpdate(status_html("stopped", "Stopped.", html.escape(
-            stopped or f"Task {task.id} was cancelled outside this page."),
-            status=task.status.value), seed=seed, finished=True)
+        return RunUpdate(RunStatus("stopped", "Stopped.",
+                                   stopped or f"Task {task.id} was cancelled outside this page.",
+                                   wiro_status=task.status.value), seed=seed, finished=True)
     if not task.succeeded:
-        return RunUpdate(status_html("error", "The model did not produce an image.",
-                                     html.escape(str(TaskFailedError(task))),
-                                     status=task.status.value), seed=seed, finished=True)
+        return RunUpdate(RunStatus("error", "The model did not produce an image.",
+                                   str(TaskFailedError(task)), wiro_status=task.status.value),
+                         seed=seed, finished=True)
     output = task.outputs[0]
     data = client.download(output)
     with Image.open(io.BytesIO(data)) as im:
@@ -335,6 +311,6 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
     }
     summary = (f"Task {task.id} · seed {seed} · {width}×{height} {fmt.upper()} · "
                f"{wall:.1f} s · ${task.total_cost:.4f}")
-    return RunUpdate(status_html("done", "Done.", html.escape(summary), fraction=1.0,
-                                 status=task.status.value),
+    return RunUpdate(RunStatus("done", "Done.", summary, fraction=1.0,
+                               wiro_status=task.status.value),
                      image=str(path), details=details, seed=seed, finished=True)

@@ -11,7 +11,6 @@ per-session cap, but every seed counts as a run against the overall, hourly and 
 """
 from __future__ import annotations
 
-import html
 import math
 import re
 import threading
@@ -21,7 +20,8 @@ from typing import Any, Callable, Iterator, Sequence
 from wiro import InvalidInputError, WiroClient, spec, validate_inputs
 
 from .guards import RunRefused, Ticket
-from .run import TICK_SECONDS, ActiveRuns, RunUpdate, generate, problems_html, status_html
+from .run import TICK_SECONDS, ActiveRuns, RunUpdate, generate
+from .status import RunStatus
 
 MIN_SEEDS, MAX_SEEDS = 2, 4
 JOIN_SECONDS = 20.0
@@ -127,8 +127,8 @@ def run_together(runs: Sequence[Iterator[RunUpdate]], tick: float = TICK_SECONDS
                 if stop.is_set():
                     break
         except Exception as exc:  # noqa: BLE001 — shown in the slot, never lost
-            latest[index] = RunUpdate(status_html("error", "This run failed.",
-                                                  html.escape(str(exc))), finished=True)
+            latest[index] = RunUpdate(RunStatus("error", "This run failed.", str(exc)),
+                                       finished=True)
         finally:
             close = getattr(run, "close", None)
             if close:
@@ -165,15 +165,15 @@ def compare(backend: Any, registry: ActiveRuns, store: Any, session: str,
         validate_inputs({**values, spec.SEED.name: seeds[0]},
                         allow_private_urls=backend.allow_private_urls)
     except InvalidInputError as exc:
-        invalid = RunUpdate(status_html("invalid", "Nothing was sent — fix these first:",
-                                        problems_html(exc.problems)), finished=True)
+        invalid = RunUpdate(RunStatus("invalid", "Nothing was sent — fix these first:",
+                                      problems=exc.problems), finished=True)
         yield [invalid] * count
         return
     try:
         tickets = admit_batch(count)
     except RunRefused as exc:
-        refused = RunUpdate(status_html("refused", "Not run — nothing was charged.",
-                                        html.escape(str(exc))), finished=True)
+        refused = RunUpdate(RunStatus("refused", "Not run — nothing was charged.", str(exc)),
+                            finished=True)
         yield [refused] * count
         return
     slots.clear(session)

@@ -34,7 +34,7 @@ def run_page(backend, values, tmp_path):
 def _text(update) -> str:
     import html
     import re
-    return html.unescape(re.sub(r"<[^>]+>", " ", update.status))
+    return update.status.text()
 
 
 @pytest.mark.parametrize("case", CASES + LIVE_ONLY_CASES, ids=lambda c: c[0])

@@ -249,10 +249,9 @@ def test_page_generate_completes_via_the_socket(sim, sim_state, tmp_path):
     assert final.finished and final.image and final.details["width"] == 256
     taskid = str(final.details["task_id"])
     assert sim_state.detail_calls[taskid] == 1
-    fractions = [float(u.status.split('aria-valuenow="')[1].split('"')[0])
-                 for u in updates if 'aria-valuenow="' in u.status]
-    assert fractions == sorted(fractions) and fractions[-1] == 100
-    assert any("generating" in u.status and "%" in u.status for u in updates)
+    fractions = [u.status.fraction for u in updates if u.status.fraction is not None]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("generating" in u.status.title and "%" in u.status.title for u in updates)
     assert registry.count() == 0 and not follower_threads()
     backend.client().close()
 
@@ -263,7 +262,7 @@ def test_closing_the_page_run_kills_the_task_and_its_thread(sim, sim_state, tmp_
     registry = ActiveRuns()
     run = generate(backend, registry, OutputStore(tmp_path), "s2", dict(PROMPT, seed=6))
     for update in run:
-        if 'data-status="task_output"' in update.status:
+        if update.status.wiro_status == "task_output":
             break
     assert registry.count("s2") == 1 and follower_threads()
     run.close()  # what Gradio does on Stop or a closed tab
@@ -280,9 +279,9 @@ def test_stop_button_ends_a_socket_run_as_stopped(sim, sim_state, tmp_path):
     updates = []
     for update in generate(backend, registry, OutputStore(tmp_path), "s3", dict(PROMPT, seed=7)):
         updates.append(update)
-        if 'data-status="task_output"' in update.status and registry.count("s3"):
+        if update.status.wiro_status == "task_output" and registry.count("s3"):
             registry.stop("s3")  # the Stop button, from another handler
-    assert updates[-1].finished and 'data-kind="stopped"' in updates[-1].status
+    assert updates[-1].finished and updates[-1].status.kind == "stopped"
     assert not follower_threads()
     backend.client().close()
 

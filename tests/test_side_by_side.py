@@ -11,6 +11,7 @@ from studio.backend import Backend
 from studio.guards import Guard, GuardSettings, RunRefused
 from studio.outputs import OutputStore
 from studio.run import ActiveRuns, RunUpdate
+from studio.status import RunStatus
 from wiro import spec
 from wiro.settings import Settings
 
@@ -62,7 +63,7 @@ def fake_run(steps, closed, name, delay=0.01):
     try:
         for n in range(steps):
             time.sleep(delay)
-            yield RunUpdate(f"{name}:{n}", finished=n == steps - 1)
+            yield RunUpdate(RunStatus("running", f"{name}:{n}"), finished=n == steps - 1)
     finally:
         closed.append((name, threading.current_thread().name))
 
@@ -71,7 +72,7 @@ def test_run_together_yields_every_runs_latest_until_all_finish():
     closed: list = []
     snapshots = list(side_by_side.run_together(
         [fake_run(3, closed, "a"), fake_run(8, closed, "b")], tick=0.01))
-    assert [u.status for u in snapshots[-1]] == ["a:2", "b:7"]
+    assert [u.status.title for u in snapshots[-1]] == ["a:2", "b:7"]
     assert all(u.finished for u in snapshots[-1])
     assert sorted(n for n, _ in closed) == ["a", "b"]
     assert all(thread.startswith("side-by-side-") for _, thread in closed)
@@ -89,10 +90,10 @@ def test_closing_the_row_closes_every_run_in_its_own_thread():
 
 def test_an_error_in_one_run_is_shown_in_its_slot():
     def broken():
-        yield RunUpdate("starting")
+        yield RunUpdate(RunStatus("running", "starting"))
         raise RuntimeError("boom")
     last = list(side_by_side.run_together([broken(), fake_run(2, [], "ok")], tick=0.01))[-1]
-    assert "boom" in last[0].status and last[0].finished and last[1].status == "ok:1"
+    assert "boom" in last[0].status.text() and last[0].finished and last[1].status.title == "ok:1"
 
 
 # --- the guard: one admission for the session, every seed a run for the caps -----------------
@@ -191,7 +192,7 @@ def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, 
     runner.join(30)
     last = snapshots[-1]
     assert [u.image is not None for u in last] == [True, False, True]
-    assert 'data-kind="stopped"' in last[1].status
+    assert last[1].status.kind == "stopped"
     assert [u.details["seed"] for u in (last[0], last[2])] == [11, 33]
     assert registry.count() == 0 and slots.get("tab", 0) is None
     assert guard.spent_today() == pytest.approx(sum(u.details["cost_usd"]
@@ -231,11 +232,11 @@ def test_invalid_inputs_or_a_refusal_start_nothing(backend, sim_state, tmp_path)
     bad = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
                                     values(width=100), [1, 2], slots=slots,
                                     admit_batch=lambda n: guard.admit_batch("t", "c", n)))
-    assert 'data-kind="invalid"' in bad[-1][0].status
+    assert bad[-1][0].status.kind == "invalid"
     refused = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
                                         values(), [1, 2, 3], slots=slots,
                                         admit_batch=lambda n: guard.admit_batch("t", "c", n)))
-    assert 'data-kind="refused"' in refused[-1][2].status
+    assert refused[-1][2].status.kind == "refused"
     assert sim_state.run_calls == 0
 
 
