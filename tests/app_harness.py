@@ -8,8 +8,8 @@ everywhere, so the session fixture is one app for all modules). Fixtures:
 - ``app_sim`` (per test): the simulator state with every knob back at its default; tasks a
   test left held are released afterwards and allowed to finish.
 - ``browser`` (session) / ``page`` (per test): Debian's Chromium through Playwright, a fresh
-  context (so a fresh Gradio session) per test, already on the page. Skipped when
-  /usr/bin/chromium is missing.
+  context (so a fresh Gradio session) per test, already on the page. Fails when
+  /usr/bin/chromium is missing (tests/run.sh installs it).
 """
 from __future__ import annotations
 
@@ -133,7 +133,8 @@ def app_sim(live_app: LiveApp) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed; browser tests need Debian's chromium")
+        pytest.fail(f"{CHROMIUM} is not installed; browser tests need Debian's chromium "
+                    "(bash tests/run.sh installs it)")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     with sync_playwright() as pw:
@@ -181,7 +182,7 @@ def page(live_app: LiveApp, app_sim: Any, page_context: Any) -> Any:
 def app_client(live_app: LiveApp) -> Iterator[Any]:
     """A gradio_client Client of the running app (no telemetry: the harness has set
     GRADIO_ANALYTICS_ENABLED=False, which the client also reads)."""
-    gradio_client = pytest.importorskip("gradio_client")
+    import gradio_client  # noqa: PLC0415
     client = gradio_client.Client(live_app.url, verbose=False, analytics_enabled=False)
     try:
         yield client

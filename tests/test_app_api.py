@@ -13,7 +13,7 @@ from wiro import spec
 pytest_plugins = ["tests.app_harness"]
 pytestmark = pytest.mark.timeout(120)
 
-gradio_client = pytest.importorskip("gradio_client")
+import gradio_client  # noqa: E402
 
 
 @pytest.fixture

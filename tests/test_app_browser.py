@@ -20,7 +20,7 @@ from wiro import spec
 pytest_plugins = ["tests.app_harness"]
 pytestmark = pytest.mark.timeout(120)
 
-expect = pytest.importorskip("playwright.sync_api").expect
+from playwright.sync_api import expect  # noqa: E402
 
 RUN_TIMEOUT_MS = 30_000  # a task takes ~3 s at pace 0.5; generous for a busy 2-core box
 STATUS = "#run-status-box .run-status"

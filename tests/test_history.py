@@ -96,7 +96,8 @@ def test_render_shows_what_the_issue_asks_for(tmp_path):
 # --- in the browser ------------------------------------------------------------------------
 
 def _expect():
-    return pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect  # noqa: PLC0415
+    return expect
 
 
 def wait_done(page):

@@ -22,7 +22,6 @@ from wiro import spec
 pytest_plugins = ["tests.app_harness"]
 pytestmark = pytest.mark.timeout(180)
 
-mcp = pytest.importorskip("mcp")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 

@@ -258,7 +258,7 @@ def open_side_by_side(page, seeds):
 
 
 def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect  # noqa: PLC0415
     before = {t["id"] for t in app_sim.tasks()}
     page.click("#ref-clear")
     page.locator("#prompt textarea").fill("A lighthouse in a storm")
@@ -302,7 +302,7 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
 
 
 def test_each_slot_has_its_own_stop(page, app_sim, live_app, fresh_guard):
-    expect = pytest.importorskip("playwright.sync_api").expect
+    from playwright.sync_api import expect  # noqa: PLC0415
     before = {t["id"] for t in app_sim.tasks()}
     runs_before = app_sim.run_calls
     app_sim.configure(hold_running=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import threading
 
@@ -10,8 +9,6 @@ import pytest
 
 from wiro.signing import NonceSource, auth_headers, signature
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None,
-                                   reason="openssl not installed")
 
 
 def openssl_signature(key: str, secret: str, nonce: str) -> str:
@@ -26,7 +23,6 @@ def openssl_signature(key: str, secret: str, nonce: str) -> str:
     return match.group(1)
 
 
-@needs_openssl
 @pytest.mark.parametrize(
     ("key", "secret", "nonce"),
     [
@@ -87,7 +83,6 @@ def test_nonce_looks_like_unix_time_in_ms() -> None:
     assert abs(nonce - time.time() * 1000) < 60_000
 
 
-@needs_openssl
 def test_auth_headers_signed() -> None:
     headers = auth_headers("test-key", "test-secret", "1234")
     assert headers == {

@@ -15,8 +15,6 @@ from wiro import spec
 
 from conftest import TEST_KEY, TEST_SECRET
 
-needs_curl = pytest.mark.skipif(not (shutil.which("curl") and shutil.which("openssl")),
-                                reason="curl and openssl are needed to run the curl snippet")
 URL_1 = "https://cdn.example.com/road.jpg"
 URL_2 = "https://cdn.example.com/it's a car;really.png"
 
@@ -115,7 +113,6 @@ def expect_inputs(task, prompt):
     assert task["output_format"] == "jpeg"
 
 
-@needs_curl
 def test_curl_json_creates_the_task(sim, sim_state, tmp_path):
     v = values(**{spec.INPUT_IMAGE.name: [URL_1, URL_2]})
     answer = run_curl(snippets.curl(v), sim, tmp_path)
@@ -125,7 +122,6 @@ def test_curl_json_creates_the_task(sim, sim_state, tmp_path):
     assert [i["url"] for i in task["inputs"]] == [URL_1, URL_2]
 
 
-@needs_curl
 def test_curl_multipart_creates_the_task_with_files_and_urls_in_order(sim, sim_state,
                                                                       tmp_path):
     src = tmp_path / "uploads"
