@@ -18,6 +18,7 @@ import gradio as gr  # noqa: E402
 
 from studio import apidoc, cost, mcp_compat, references, side_by_side, snippets  # noqa: E402
 from studio import history as hist  # noqa: E402
+from studio import share_ui  # noqa: E402
 from studio.backend import SIMULATOR_NOTICE, AppSettings  # noqa: E402
 from studio.guards import GuardSettings  # noqa: E402
 from studio.page import IDLE_STATUS, DemoPage, refs_view  # noqa: E402
@@ -140,6 +141,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             download = gr.File(label="Download (the exact file Wiro returned)", visible=False,
                                elem_id="download", interactive=False)
             details = gr.JSON(label="Run details", elem_id="details")
+            keep = share_ui.build()  # Share, Delete, Download this session (issue 13)
     # --- extras: side by side, then this session's history ---------------------------------
     with gr.Accordion("Side by side: the same inputs with 2–4 seeds", open=False,
                       elem_id="side-by-side"):
@@ -213,11 +215,14 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     history_html.click(extras.history_action, [history, refs],
                        [prompt, *ref_outputs, width, height, safety, seed, output_format,
                         randomize, history_note], concurrency_limit=None, **PRIVATE)
-    sbs_run.click(extras.compare,
+    sbs_event = sbs_run.click(extras.compare,
                   [history, refs, prompt, width, height, safety, output_format, sbs_seeds,
                    sbs_confirm, visitor_key, visitor_secret],
                   [sbs_status, *sbs_columns, *sbs_images, *sbs_statuses, history, history_html,
                    sbs_confirm, sbs_compare], **PRIVATE, **RUNS)
+    keep.wire(demo, [run_event, sbs_event],  # kept results: list, share, restore, download
+              [prompt, *ref_outputs, width, height, safety, seed, output_format, randomize],
+              outputs)
     for slot, button in enumerate(sbs_stops):
         button.click(extras.slot_stop(slot), None, None, concurrency_limit=None, **PRIVATE)
 
@@ -250,7 +255,8 @@ def launch_options() -> dict:
         # would queue runs below the configured concurrency.
         max_threads=max(40, 2 * APP_SETTINGS.max_concurrent_runs + 8),
         # `generate` as an MCP tool; GRADIO_MCP_SERVER=False turns it off.
-        mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false")
+        mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false",
+        app_kwargs=share_ui.app_kwargs())  # /share/<token>: kept results' read-only links
 
 
 def _exit_on_sigterm(*_):

@@ -10,7 +10,7 @@ import gradio as gr
 
 from wiro import spec, uploads
 
-from . import cost, side_by_side, snippets
+from . import cost, results, side_by_side, snippets
 from . import history as hist
 from .page import DemoPage, model_values, refs_view
 from .status import RunStatus, to_html
@@ -64,6 +64,7 @@ class PageExtras:
             run_details = out[3]  # the run's details once it made an image, else gr.skip()
             if isinstance(run_details, dict) and "task_id" in run_details:
                 entries = hist.add(entries, hist.entry(inputs, run_details, out[1], estimated))
+                results.keep(request.session_hash, inputs, run_details, out[1], estimated)
                 yield (*out, entries, hist.render(entries),
                        cost.compare_html(estimated, run_details.get("cost_usd")))
             else:
@@ -129,6 +130,8 @@ class PageExtras:
                         entries = hist.add(entries, hist.entry(
                             {**inputs, spec.SEED.name: seeds[index]}, update.details,
                             update.image, estimated))
+                        results.keep(session, {**inputs, spec.SEED.name: seeds[index]},
+                                     update.details, update.image, estimated)
                         slot_images[index] = update.image
                         new_entries = True
                 done = all(u is not None and u.finished for u in latest)
