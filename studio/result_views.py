@@ -165,7 +165,7 @@ def session_zip(store: ResultStore, results: Iterable[Result]) -> bytes:
             archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
             thumbs: list[str | None] = []
             for index, ref in enumerate(result.references, start=1):
-                thumb = store.file(result, ref["thumb"]) if ref.get("thumb") else None
+                thumb = store.thumbnail(result, index)
                 if thumb is None:
                     thumbs.append(None)
                     continue

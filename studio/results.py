@@ -24,6 +24,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -155,16 +156,29 @@ def _row(row) -> Result:
                   record=json.loads(row["record"]))
 
 
-def _thumbnail(source: Path, target_stem: Path) -> Path:
-    """A small copy for pages and contact sheets: JPEG, or PNG where there is transparency."""
+def _thumbnail_name(image: Path, number: int) -> str | None:
+    """Where a reference's thumbnail goes: PNG where there may be transparency, else JPEG.
+    Opening reads the header only; None when Pillow cannot read the file at all."""
+    try:
+        with Image.open(image) as im:
+            alpha = im.mode in {"RGBA", "LA", "PA", "P"} or "transparency" in im.info
+    except (OSError, ValueError):
+        return None
+    return f"refs/{number}-thumb.{'png' if alpha else 'jpg'}"
+
+
+def _make_thumbnail(source: Path, target: Path) -> int:
+    """A small copy for pages and contact sheets; returns its size in bytes."""
+    partial = target.with_name(target.name + ".partial")
     with Image.open(source) as im:
-        im.draft("RGB", (THUMB_EDGE * 2, THUMB_EDGE * 2))  # JPEG: decode at a fraction
-        alpha = im.mode in {"RGBA", "LA", "PA"} or "transparency" in im.info
-        im = im.convert("RGBA" if alpha else "RGB")
-        im.thumbnail((THUMB_EDGE, THUMB_EDGE))
-        target = target_stem.with_suffix(".png" if alpha else ".jpg")
-        im.save(target, **({} if alpha else {"quality": 80}))
-    return target
+        # reducing_gap=1: a JPEG decodes at up to 1/8 of its size; a thumbnail needs no more.
+        im.thumbnail((THUMB_EDGE, THUMB_EDGE), reducing_gap=1.0)
+        if target.suffix == ".png":
+            im.convert("RGBA").save(partial, "PNG")
+        else:
+            im.convert("RGB").save(partial, "JPEG", quality=80)
+    os.replace(partial, target)
+    return target.stat().st_size
 
 
 def _extension(name: str, fallback: str) -> str:
@@ -181,6 +195,10 @@ class ResultStore:
         self.root = (Path(self.db.directory) / RESULTS_FOLDER).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._browsers: OrderedDict[str, str] = OrderedDict()  # tab -> browser id
+        self._thumbnailer = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
+        self._pending: list = []
+        self._thumb_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
         self._lock = threading.Lock()
         self._sweep_orphans()
 
@@ -247,6 +265,12 @@ class ResultStore:
             (rid, created, self.owner_for(browser, session), browser, session,
              str(details.get("task_id", "")), image_name, size, json.dumps(record)))
         self.prune()
+        # Thumbnails after the row: decoding a 12 MP upload takes longer than all the rest,
+        # and nobody looks at them before the run's page has updated.
+        with self._pending_lock:
+            self._pending = [f for f in self._pending if not f.done()] + [
+                self._thumbnailer.submit(self._thumbnail, rid, ref)
+                for ref in refs if ref.get("thumb")]
         return self.get(rid) or Result(rid, created, "", browser, session,
                                        str(details.get("task_id", "")), image_name, size, None,
                                        record)
@@ -268,13 +292,40 @@ class ResultStore:
                 copy = refs / f"{number}.{_extension(source.name, 'img')}"
                 shutil.copyfile(source, copy)
                 entry["file"] = copy.relative_to(folder).as_posix()
-                try:
-                    thumb = _thumbnail(copy, refs / f"{number}-thumb")
-                    entry["thumb"] = thumb.relative_to(folder).as_posix()
-                except OSError:
-                    pass  # not an image Pillow reads: kept, just not shown small
+                thumb = _thumbnail_name(copy, number)
+                if thumb:  # not an image Pillow reads: kept, just not shown small
+                    entry["thumb"] = thumb
             kept.append(entry)
         return kept
+
+    def _thumbnail(self, rid: str, ref: Mapping[str, Any]) -> Path | None:
+        folder = self.root / rid
+        target, source = folder / ref["thumb"], folder / ref.get("file", "")
+        with self._thumb_lock:  # the worker and a reader may ask for the same one
+            if target.is_file():
+                return target
+            try:
+                size = _make_thumbnail(source, target)
+            except (OSError, ValueError):
+                return None  # deleted or pruned meanwhile, or not decodable after all
+        self.db.execute("UPDATE results SET bytes = bytes + ? WHERE id = ?", (size, rid))
+        return target
+
+    def thumbnail(self, result: Result, number: int) -> Path | None:
+        """Reference image `number`'s thumbnail (made now if its turn has not come yet)."""
+        refs = result.references
+        ref = refs[number - 1] if isinstance(number, int) and 1 <= number <= len(refs) else {}
+        if not ref.get("thumb") or self.file(result, ref.get("file", "")) is None:
+            return None
+        self._thumbnail(result.id, ref)
+        return self.file(result, ref["thumb"])
+
+    def flush(self) -> None:
+        """Wait for the thumbnails still being made (tests, benchmarks, shutdown)."""
+        with self._pending_lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.result()
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -222,10 +222,7 @@ async def share_image(request: Request) -> Response:
 
 async def share_reference(request: Request) -> Response:
     result, _ = _shared(request)
-    number = request.path_params.get("number", 0)
-    refs = result.references if result else []
-    ref = refs[number - 1] if 1 <= number <= len(refs) else {}
-    path = store().file(result, ref["thumb"]) if ref.get("thumb") else None
+    path = store().thumbnail(result, request.path_params.get("number", 0)) if result else None
     if path is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
     return FileResponse(path, headers=PRIVATE_HEADERS)

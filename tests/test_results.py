@@ -73,8 +73,13 @@ def test_a_kept_result_has_the_exact_image_every_input_and_thumbnails(make_store
     assert second == {"kind": "url", "url": url}
     assert first["name"] == "my road.png"
     assert store.file(kept, first["file"]).read_bytes() == upload.read_bytes()
-    with Image.open(store.file(kept, first["thumb"])) as thumb:
-        assert max(thumb.size) <= results.THUMB_EDGE
+    store.flush()  # thumbnails are made just after the save
+    thumb_path = store.file(kept, first["thumb"])
+    assert thumb_path == store.thumbnail(kept, 1) and store.thumbnail(kept, 2) is None
+    with Image.open(thumb_path) as thumb:
+        assert max(thumb.size) <= results.THUMB_EDGE and thumb.format == "JPEG"
+    assert store.get(kept.id).bytes == sum(
+        f.stat().st_size for f in (store.root / kept.id).rglob("*") if f.is_file())
     assert kept.details["cost_usd"] == 0.03 and kept.details["total_seconds"] == 2.5
     assert kept.task_id == "1" and kept.record["estimate_usd"] == 0.03
 
@@ -276,3 +281,19 @@ def test_share_link_follows_the_address_the_visitor_used():
         "https://me-demo.hf.space/share/T"
     assert share_ui.share_link("http://127.0.0.1:7860/", "T") == "http://127.0.0.1:7860/share/T"
     assert share_ui.share_link("javascript:alert(1)", "T") == "/share/T"
+
+
+def test_a_transparent_reference_keeps_its_transparency_and_thumbnails_come_on_demand(
+        make_store, image, tmp_path):
+    logo = png(tmp_path / "logo.png", (300, 300), (0, 0, 0, 0), mode="RGBA")
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("hello")
+    store = make_store()
+    kept = store.keep("tab", inputs(refs=[str(logo), str(not_an_image)]), details(1), image)
+    thumb = store.thumbnail(kept, 1)  # asked for at once: made now, or already there
+    with Image.open(thumb) as im:
+        assert im.format == "PNG" and im.mode == "RGBA" and im.getpixel((5, 5))[3] == 0
+    assert store.thumbnail(kept, 2) is None and "thumb" not in kept.references[1]
+    assert store.file(kept, kept.references[1]["file"]).read_text() == "hello"
+    store.flush()
+    assert len(list((store.root / kept.id / "refs").glob("1-thumb*"))) == 1
