@@ -43,8 +43,10 @@ class AppProcess:
         return self.process.returncode
 
 
-def start_app(tmp_path: Path, env: dict[str, str], timeout: float = 60) -> AppProcess:
-    port = free_port()
+def start_app(tmp_path: Path, env: dict[str, str], timeout: float = 60,
+              port: int | None = None) -> AppProcess:
+    """`port`: the same one again for a restart (a browser keeps local storage per origin)."""
+    port = port or free_port()
     temp_dir = tmp_path / "app-tmp"
     temp_dir.mkdir()
     log_path = tmp_path / "app.log"

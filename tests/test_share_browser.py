@@ -16,6 +16,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.app_process import start_app
+from wiro.simulator import SimulatorServer, SimulatorState
 
 pytest_plugins = ["tests.app_harness"]
 pytestmark = pytest.mark.timeout(240)
@@ -214,7 +215,7 @@ def test_a_shared_link_survives_a_restart(browser, tmp_path):
     finally:
         first.terminate()
 
-    second = start_app(tmp_path / "second", env)
+    second = start_app(tmp_path / "second", env, port=urlsplit(first.url).port)
     try:
         context, viewer = fresh_page(browser)
         link = f"{second.url}share/{token}"
@@ -230,3 +231,66 @@ def test_a_shared_link_survives_a_restart(browser, tmp_path):
         second.terminate()
     for process in (first, second):
         assert "Traceback" not in process.log()
+
+
+def open_app(page, url):
+    """The page, once its load event has run (it stores the browser's id)."""
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("#generate", state="visible")
+    page.wait_for_function("localStorage.getItem('flux2pro-visitor') !== null")
+
+
+def kept_options(page):
+    page.click("#share-pick input")
+    return page.locator("#share-pick [role=option]")
+
+
+def test_with_visitors_keys_each_browser_sees_only_its_own_results(tmp_path, browser):
+    key, secret = "visitor-key-issue13", "visitor-secret-issue13"
+    visitor = SimulatorState(key, secret, pace=0)
+    with SimulatorServer(visitor) as sim:
+        env = {"APP_BRING_YOUR_OWN_KEY": "1", "WIRO_API_BASE_URL": sim.base_url,
+               "WIRO_POLL_INTERVAL": "0.05", "APP_DATA_DIR": str(tmp_path / "data")}
+        (tmp_path / "first").mkdir()
+        (tmp_path / "second").mkdir()
+        context_a, a = fresh_page(browser)
+        context_b, b = fresh_page(browser)
+        try:
+            first = start_app(tmp_path / "first", env)
+            try:
+                open_app(a, first.url)
+                a.click("#ref-clear")
+                a.locator("#prompt textarea").fill("Only mine until I share it")
+                a.fill("#byok-key input", key)
+                a.fill("#byok-secret input", secret)
+                a.click("#generate")
+                wait_done(a)
+                expect(kept_options(a)).to_have_count(1, timeout=UI_MS)
+                token = share_link(a).rsplit("/", 1)[1]
+
+                open_app(b, first.url)
+                expect(kept_options(b)).to_have_count(0)
+                b.click("#share")  # nothing of A's to pick, nothing shared
+                expect(b.locator("#share-note")).to_contain_text("Pick a kept result",
+                                                                 timeout=UI_MS)
+                open_app(a, first.url)  # a reload: the same browser, a new tab session
+                expect(kept_options(a)).to_have_count(1, timeout=UI_MS)
+            finally:
+                first.terminate()
+
+            # The same address again: a browser keeps its local storage per origin.
+            second = start_app(tmp_path / "second", env, port=urlsplit(first.url).port)
+            try:
+                open_app(a, second.url)  # after a restart, still A's own
+                expect(kept_options(a)).to_have_text(
+                    [re.compile("Only mine until I share it")], timeout=UI_MS)
+                open_app(b, second.url)
+                expect(kept_options(b)).to_have_count(0)
+                assert b.goto(f"{second.url}share/{token}").status == 200  # shared: visible
+                expect(b.locator("#shared-prompt")).to_have_text("Only mine until I share it")
+            finally:
+                second.terminate()
+        finally:
+            context_a.close()
+            context_b.close()
+    assert visitor.tasks_created == 1
