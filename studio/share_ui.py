@@ -35,6 +35,9 @@ BROWSER_KEY = "flux2pro-visitor"
 # The token is in the address: it must not travel to hosts of URL reference images.
 PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
                    "Cache-Control": "private, max-age=300"}
+# The shared page is text and images: no script runs on it, whatever a prompt contains.
+PAGE_POLICY = ("default-src 'none'; img-src 'self' https: http:; style-src 'unsafe-inline'; "
+               "base-uri 'none'; form-action 'none'")
 
 
 def _choice(result: Result) -> tuple[str, str]:
@@ -207,7 +210,8 @@ async def share_view(request: Request) -> Response:
     result, token = _shared(request)
     if result is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
-    return HTMLResponse(result_views.share_page(result, token), headers=PRIVATE_HEADERS)
+    return HTMLResponse(result_views.share_page(result, token), headers={
+        **PRIVATE_HEADERS, "Content-Security-Policy": PAGE_POLICY})
 
 
 async def share_image(request: Request) -> Response:

@@ -253,6 +253,7 @@ def test_share_routes_show_the_result_and_refuse_everything_else(routed, image, 
     assert page.status_code == 200 and "A lighthouse" in page.text
     assert f'href="../?restore={token}"' in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in page.headers["content-security-policy"]
     assert client.get(f"/share/{token}/image").content == image.read_bytes()
     assert client.get(f"/share/{token}/ref/1").headers["content-type"].startswith("image/")
     for path in [f"/share/{token}/ref/2", f"/share/{token}/ref/0", f"/share/{token}/ref/9",
