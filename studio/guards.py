@@ -78,6 +78,14 @@ class Guard:
         if self.ledger is None:
             self.ledger = Ledger(clock=self.clock)
 
+    @classmethod
+    def persistent(cls, settings: GuardSettings, database=None) -> "Guard":
+        """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
+        does not reset today's spending."""
+        from .datadir import open_database
+
+        return cls(settings, ledger=Ledger(database or open_database()))
+
     def spent_today(self) -> float:
         """Charged today, plus the estimates of runs admitted and not yet charged."""
         return self.ledger.spent()

@@ -197,7 +197,8 @@ def _check_url(label: str, url: str, allow_private_urls: bool) -> list[str]:
     return []
 
 
-def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
+def _check_file(label: str, path: str,
+                decode: bool = True) -> tuple[ImageFile | None, list[str]]:
     name = os.path.basename(path) or path
     if not os.path.isfile(path):
         return None, [f"{label} ({name}) could not be read; upload it again."]
@@ -209,7 +210,8 @@ def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
                     f"{label} ({name}) is {width}×{height} = {width * height / 1e6:.0f} MP; the "
                     f"largest accepted is {spec.MAX_UPLOAD_PIXELS / 1e6:.0f} MP. Use a smaller "
                     "image."]
-            im.load()  # decodes fully, so truncated or corrupt files fail here, not at Wiro
+            if decode:
+                im.load()  # decodes fully, so truncated or corrupt files fail here, not at Wiro
     except Image.DecompressionBombError:
         return None, [f"{label} ({name}) has too many pixels to be a real photo; use a "
                       "smaller image."]
@@ -220,8 +222,8 @@ def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
     return ImageFile(path=path, width=width, height=height, format=fmt), []
 
 
-def _check_images(entries: Sequence[Any] | None,
-                  allow_private_urls: bool) -> tuple[list[ImageRef], list[str]]:
+def _check_images(entries: Sequence[Any] | None, allow_private_urls: bool,
+                  decode: bool = True) -> tuple[list[ImageRef], list[str]]:
     field = spec.INPUT_IMAGE
     if entries is not None and not isinstance(entries, (list, tuple)):
         entries = [entries]  # one image given on its own (a str would split into letters)
@@ -247,12 +249,12 @@ def _check_images(entries: Sequence[Any] | None,
             if not found:
                 images.append(ImageUrl(text))
         else:
-            image, found = _check_file(label, text)
+            image, found = _check_file(label, text, decode)
             problems += found
             if image:
                 images.append(image)
     total_mp = sum(i.megapixels for i in images if isinstance(i, ImageFile))
-    if total_mp > spec.MAX_INPUT_MEGAPIXELS:
+    if decode and total_mp > spec.MAX_INPUT_MEGAPIXELS:
         problems.append(f"{field.label}: the uploaded images add up to {total_mp:.1f} MP; "
                         f"{spec.MODEL_TITLE} takes at most {spec.MAX_INPUT_MEGAPIXELS:g} MP in "
                         "all. Use smaller or fewer images.")
@@ -331,15 +333,20 @@ def _check_prompt(raw: Any) -> tuple[str | None, list[str]]:
     return text.strip(), []
 
 
-def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = True) -> RunRequest:
+def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = True,
+                    decode: bool = True) -> RunRequest:
     """Return the request to send, or raise InvalidInputError listing every problem.
 
     Missing scalar inputs take the spec's defaults; a missing inputImage means none.
     `allow_private_urls=False` (live mode) refuses loopback and private-network URLs.
+    `decode=False` is the quick check made before a run is admitted: image files are
+    judged by their headers only (type, pixel count), and the 9 MP total is left for the
+    full check, made once `wiro.uploads` has shrunk them.
     """
     problems: list[str] = []
     params: dict[str, Any] = {}
-    images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls)
+    images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls,
+                                  decode)
     problems += found
     # An image that failed its own check is already reported; don't also call it missing.
     has_images = bool(images or found)
