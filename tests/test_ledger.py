@@ -120,7 +120,7 @@ def test_a_run_whose_download_failed_is_still_counted(backend, sim_state, tmp_pa
 
 
 def test_a_run_lost_after_it_was_sent_keeps_its_estimate(backend, sim_state, tmp_path):
-    sim_state.inject_fault("detail", "http500", 100)  # the task can no longer be followed
+    sim_state.inject_fault("detail", "error_code:401", 100)  # the task can no longer be followed
     guard = Guard(GuardSettings())
     last = run(guard, backend, tmp_path)[-1]
     assert last.status.kind == "error" and sim_state.tasks_created == 1
