@@ -92,3 +92,19 @@ def test_fuzzed_numbers_either_run_in_range_or_are_refused_by_label(live_backend
             value = int(sent[field.name])
             assert field.minimum <= value <= field.maximum
         assert sim_state.run_calls == before + 1
+
+
+# --- issue 12, point 6: what a visitor reads when Wiro's output is not an image --------------
+
+def test_an_output_that_is_not_an_image_is_explained_in_plain_words(live_backend, sim_state,
+                                                                    tmp_path, monkeypatch):
+    from wiro import WiroClient
+
+    monkeypatch.setattr(WiroClient, "download",
+                        lambda self, output: b"<html>Service unavailable</html>")
+    values = {**spec.defaults(), "inputImage": [], "width": 256, "height": 256}
+    last = run_page(live_backend, values, tmp_path)[-1]
+    text = _text(last)
+    assert last.image is None and last.status.kind == "error"
+    assert "not an image" in text and "charged" in text
+    assert "BytesIO" not in text and "cannot identify" not in text and "0x" not in text
