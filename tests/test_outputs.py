@@ -78,3 +78,37 @@ def test_a_visitors_own_results_are_dropped(world):
     store, _, kept = world
     store.drop("visitor-a")
     assert not kept[0].exists() and kept[1].exists()
+
+
+# --- the attack as it was seen: a heartbeat for session `..`, then hanging up ----------------
+
+pytest_plugins = ["tests.app_harness"]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("session", ["%2E%2E", "%2E"])
+def test_a_closed_heartbeat_for_a_dot_session_deletes_nothing_else(live_app, session):
+    import urllib.parse
+    import uuid
+
+    import requests
+
+    root = live_app.app.outputs.root
+    bystander = root.parent / f"bystander-{uuid.uuid4().hex}.txt"
+    bystander.write_text("keep me")
+    other = live_app.app.outputs.save("another-visitor", "result.png", b"PNG")
+    # The folder the close-tab handler may remove for this id: when it is gone, it has run.
+    decoded = urllib.parse.unquote(session)
+    marker = live_app.app.outputs.save(decoded, "marker.png", b"M")
+    try:
+        with requests.get(f"{live_app.url}/gradio_api/heartbeat/{session}", stream=True,
+                          timeout=10) as response:
+            assert response.status_code == 200
+            next(response.iter_content(8))
+        live_app.wait_until(lambda: not marker.exists(), timeout=20,
+                            message="the close-tab handler to run")
+        assert bystander.read_text() == "keep me"
+        assert root.is_dir() and other.read_bytes() == b"PNG"
+    finally:
+        bystander.unlink(missing_ok=True)
+        live_app.app.outputs.drop("another-visitor")
