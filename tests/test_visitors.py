@@ -163,12 +163,15 @@ def test_with_trust_off_the_header_counts_for_nothing(live_app, capped):
     assert live_app.state.run_calls - before == 3
 
 
-def test_a_refused_api_call_writes_one_plain_log_line(live_app, capped, caplog):
+def test_a_refused_api_call_writes_one_plain_log_line(live_app, capped, caplog, capfd):
     capped(trust=False, per_hour=1)
     api_call(live_app, {})
     caplog.clear()
+    capfd.readouterr()
     with caplog.at_level("INFO"):
         refused = api_call(live_app, {})
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.err + printed.out
     assert isinstance(refused, Exception)
     text = str(refused)
     assert "nothing was charged" in text and "runs for the hour" in text
