@@ -189,9 +189,21 @@ from mcp import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 
 
-async def _mcp_generate(url: str, headers: dict, seed: int):
-    async with streamablehttp_client(url, headers=headers, timeout=60,
-                                     sse_read_timeout=120) as (read, write, _):
+def _from(source: str | None):
+    """An httpx client factory whose connections come from `source` (127.0.0.2, …: on Linux
+    the whole of 127/8 is this machine), so MCP callers can have addresses of their own."""
+    import httpx
+
+    def factory(headers=None, timeout=None, auth=None):
+        transport = httpx.AsyncHTTPTransport(local_address=source) if source else None
+        return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth,
+                                 transport=transport, follow_redirects=True)
+    return factory
+
+
+async def _mcp_generate(url: str, headers: dict, seed: int, source: str | None = None):
+    async with streamablehttp_client(url, headers=headers, timeout=60, sse_read_timeout=120,
+                                     httpx_client_factory=_from(source)) as (read, write, _):
         async with ClientSession(read, write) as session:
             await session.initialize()
             return await session.call_tool("generate", {
@@ -199,13 +211,15 @@ async def _mcp_generate(url: str, headers: dict, seed: int):
                 "safetyTolerance": 2, "seed": seed, "outputFormat": "png"})
 
 
-def mcp_calls(live_app, headers_list):
+def mcp_calls(live_app, headers_list, sources=None):
     """The calls at the same time, each from its own MCP client."""
     url = f"{live_app.url}/gradio_api/mcp/"
+    sources = sources or [None] * len(headers_list)
 
     async def together():
-        return await asyncio.gather(*[_mcp_generate(url, h, n)
-                                      for n, h in enumerate(headers_list)])
+        return await asyncio.gather(*[_mcp_generate(url, h, n, source)
+                                      for n, (h, source) in enumerate(zip(headers_list,
+                                                                          sources))])
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, together()).result()
 
@@ -219,7 +233,14 @@ def test_spoofed_headers_through_mcp_do_not_dodge_the_cap(live_app, capped):
 
 
 def test_two_mcp_callers_at_once_do_not_refuse_each_other(live_app, capped):
-    capped(trust=False, per_hour=10)
+    # Each caller has its own address; Gradio's MCP server calls the app back from 127.0.0.1
+    # for both, which used to make them one visitor with one run for the hour.
+    capped(trust=False, per_hour=1)
     live_app.state.configure(pace=0.3)  # both runs overlap
-    results = mcp_calls(live_app, [{}, {}])
+    results = mcp_calls(live_app, [{}, {}], sources=["127.0.0.2", "127.0.0.3"])
     assert [r.isError for r in results] == [False, False], [r.content for r in results]
+    # Each has used its own hour's run, and only its own.
+    [again] = mcp_calls(live_app, [{}], sources=["127.0.0.2"])
+    assert again.isError and "runs for the hour" in again.content[0].text
+    [other] = mcp_calls(live_app, [{}], sources=["127.0.0.4"])
+    assert not other.isError
