@@ -134,3 +134,16 @@ def test_a_big_jpeg_is_decoded_at_a_reduced_scale(decodes, tmp_path):
     assert max(decodes) <= 8000 * 6000 // 4  # JPEG draft: at most half scale each way
     with Image.open(small) as im:
         assert im.width * im.height <= 4_000_000
+
+
+def test_a_side_by_side_batch_is_admitted_whole_before_any_decoding(big_pngs, decodes):
+    guard = Guard(GuardSettings(runs_per_client_per_hour=3))
+    refused = admission.admit(guard, VISITOR, values_with(big_pngs), count=4)
+    assert "Try fewer seeds" in refused.refusal.status.text() and decodes == []
+    admitted = admission.admit(guard, VISITOR, values_with(big_pngs[:1]), count=3)
+    assert admitted.refusal is None and len(admitted.tickets) == 3
+    assert len(decodes) == 1  # the one upload, shrunk once for all three runs
+    admitted.release()
+    # The three runs were admitted (they count for the hour) even though none was sent.
+    assert "runs for the hour" in admission.admit(guard, VISITOR,
+                                                  values_with([])).refusal.status.text()
