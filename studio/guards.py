@@ -104,6 +104,21 @@ class Guard:
                     raise self._over_cap(OverCap(spent, est * count,
                                                  self.settings.daily_spend_cap_usd))
 
+    def budget_refusal(self, client_id: str) -> str | None:
+        """Why no run of this visitor's could be admitted for a while (its hour used up, or
+        today's spending cap reached), else None. Cheap: for turning requests away early."""
+        s, now = self.settings, self.clock()
+        with self._lock:
+            starts = self._starts.get(client_id) or ()
+            recent = sum(1 for t in starts if now - t < HOUR)
+        if s.runs_per_client_per_hour and recent >= s.runs_per_client_per_hour:
+            return (f"You have used this demo's {s.runs_per_client_per_hour} runs for the "
+                    "hour; nothing was uploaded. Try again later.")
+        if s.daily_spend_cap_usd and self.ledger.spent() + 1e-9 >= s.daily_spend_cap_usd:
+            return (f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}); "
+                    "nothing was uploaded. It resets at midnight UTC.")
+        return None
+
     def admit(self, session: str, client_id: str, *, own_key: bool = False,
               estimate_usd: float | None = None) -> "Ticket":
         """Reserve a run slot or raise RunRefused. Release the ticket when the run ends."""

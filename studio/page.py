@@ -63,6 +63,7 @@ class DemoPage:
         self.outputs = OutputStore()
         self.guard = Guard.persistent(guard_settings)  # issue 12: ledger in APP_DATA_DIR
         self.visitors = Visitors(app_settings)  # issue 12: who the caps count
+        admission.install_upload_gate(lambda: (self.guard, self.visitors), self.byok)
 
     # --- shared by every kind of run -----------------------------------------------------
 

@@ -147,3 +147,35 @@ def test_a_side_by_side_batch_is_admitted_whole_before_any_decoding(big_pngs, de
     # The three runs were admitted (they count for the hour) even though none was sent.
     assert "runs for the hour" in admission.admit(guard, VISITOR,
                                                   values_with([])).refusal.status.text()
+
+
+# --- on the running app: uploads from a visitor whose runs are used up -----------------------
+
+pytest_plugins = ["tests.app_harness"]
+
+
+@pytest.mark.timeout(120)
+def test_an_upload_from_a_visitor_with_no_runs_left_is_turned_away_unread(
+        live_app, app_sim, monkeypatch, big_pngs):
+    import requests
+
+    from studio.backend import AppSettings
+    from studio.visitors import Visitors
+
+    page = live_app.app.page
+    guard = Guard(GuardSettings(runs_per_client_per_hour=1))
+    monkeypatch.setattr(page, "guard", guard)
+    monkeypatch.setattr(page, "visitors", Visitors(AppSettings(trust_proxy_headers=True)))
+    guard.admit("earlier-tab", "203.0.113.66").release()  # that visitor's hour is used up
+
+    def upload(address):
+        files = [("files", ("big.png", open(big_pngs[0], "rb"), "image/png"))]
+        try:
+            return requests.post(f"{live_app.url}/gradio_api/upload", files=files, timeout=30,
+                                 headers={"X-Forwarded-For": f"10.0.0.9, {address}"})
+        finally:
+            files[0][1][1].close()
+    refused = upload("203.0.113.66")
+    assert refused.status_code == 429 and "runs for the hour" in refused.text
+    accepted = upload("198.51.100.3")
+    assert accepted.status_code == 200 and len(accepted.json()) == 1
