@@ -20,8 +20,11 @@ class AppSettings:
 
     max_concurrent_runs: int = 4
     simulator_pace: float = 1.0
-    # Behind Hugging Face's proxy the visitor's address is in X-Forwarded-For.
+    # Behind Hugging Face's proxy the visitor's address is in X-Forwarded-For, appended by
+    # the proxy: the visitor is the entry `trusted_proxy_hops` from the right
+    # (studio/visitors.py); entries further left are whatever the visitor wrote.
     trust_proxy_headers: bool = False
+    trusted_proxy_hops: int = 1
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> "AppSettings":
@@ -31,6 +34,7 @@ class AppSettings:
             simulator_pace=float(values.get("WIRO_SIMULATOR_PACE") or 1.0),
             trust_proxy_headers=bool(values.get("SPACE_ID")) or (
                 values.get("APP_TRUST_PROXY_HEADERS") or "").lower() in {"1", "true", "yes"},
+            trusted_proxy_hops=max(1, int(values.get("APP_TRUSTED_PROXY_HOPS") or 1)),
         )
 
 

@@ -9,10 +9,11 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable, Mapping
 
 from wiro.settings import merged_environment
+
+from .ledger import Ledger, OverCap
 
 HOUR = 3600.0
 
@@ -52,50 +53,124 @@ class GuardSettings:
         )
 
 
+def default_estimate_usd() -> float:
+    """What a run of the spec's defaults costs: the reservation when no estimate is given."""
+    from wiro import pricing, spec
+
+    return pricing.estimate_cost(spec.WIDTH.default, spec.HEIGHT.default, 0.0)
+
+
 @dataclass
 class Guard:
+    """The caps, checked and reserved together under one lock. Runs going and each
+    visitor's starts this hour are kept in memory (a restart ends every run anyway); the
+    day's spending is in the `Ledger`, which a restart does not reset when it is given the
+    app's database."""
+
     settings: GuardSettings
     clock: Callable[[], float] = time.time
+    ledger: Ledger | None = None
     _running: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _starts: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
-    _spent: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _today(self) -> str:
-        return datetime.fromtimestamp(self.clock(), timezone.utc).strftime("%Y-%m-%d")
+    def __post_init__(self) -> None:
+        if self.ledger is None:
+            self.ledger = Ledger(clock=self.clock)
+
+    @classmethod
+    def persistent(cls, settings: GuardSettings, database=None) -> "Guard":
+        """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
+        does not reset today's spending."""
+        from .datadir import open_database
+
+        return cls(settings, ledger=Ledger(database or open_database()))
 
     def spent_today(self) -> float:
-        with self._lock:
-            return self._spent[self._today()]
+        """Charged today, plus the estimates of runs admitted and not yet charged."""
+        return self.ledger.spent()
 
-    def admit(self, session: str, client_id: str, *, own_key: bool = False) -> "Ticket":
+    def check(self, session: str, client_id: str, count: int = 1, *, own_key: bool = False,
+              estimate_usd: float | None = None) -> None:
+        """Raise RunRefused if `admit` would refuse now, reserving nothing: lets a request
+        that is over a cap be turned away before any of its files are looked at."""
+        now = self.clock()
+        with self._lock:
+            self._refuse_if_capped(session, client_id, count, own_key, now)
+            if not own_key and self.settings.daily_spend_cap_usd:
+                est = default_estimate_usd() if estimate_usd is None else estimate_usd
+                spent = self.ledger.spent()
+                if spent + est * count > self.settings.daily_spend_cap_usd + 1e-9:
+                    raise self._over_cap(OverCap(spent, est * count,
+                                                 self.settings.daily_spend_cap_usd))
+
+    def budget_refusal(self, client_id: str) -> str | None:
+        """Why no run of this visitor's could be admitted for a while (its hour used up, or
+        today's spending cap reached), else None. Cheap: for turning requests away early."""
+        s, now = self.settings, self.clock()
+        with self._lock:
+            starts = self._starts.get(client_id) or ()
+            recent = sum(1 for t in starts if now - t < HOUR)
+        if s.runs_per_client_per_hour and recent >= s.runs_per_client_per_hour:
+            return (f"You have used this demo's {s.runs_per_client_per_hour} runs for the "
+                    "hour; nothing was uploaded. Try again later.")
+        if s.daily_spend_cap_usd and self.ledger.spent() + 1e-9 >= s.daily_spend_cap_usd:
+            return (f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}); "
+                    "nothing was uploaded. It resets at midnight UTC.")
+        return None
+
+    def admit(self, session: str, client_id: str, *, own_key: bool = False,
+              estimate_usd: float | None = None) -> "Ticket":
         """Reserve a run slot or raise RunRefused. Release the ticket when the run ends."""
-        return self.admit_batch(session, client_id, 1, own_key=own_key)[0]
+        return self.admit_batch(session, client_id, 1, own_key=own_key,
+                                estimate_usd=estimate_usd)[0]
 
     def admit_batch(self, session: str, client_id: str, count: int, *,
-                    own_key: bool = False) -> list["Ticket"]:
+                    own_key: bool = False,
+                    estimate_usd: float | None = None) -> list["Ticket"]:
         """Reserve `count` runs that start together (side by side), all or none.
 
         The batch is one admission for the per-session cap (the session must have room for
         one more run, and then holds the whole batch), while every run in it counts on its
         own against the overall cap, the hourly cap and the daily spend, as they are
-        separate paid tasks.
+        separate paid tasks. Each run's `estimate_usd` (the defaults' price if not given)
+        is reserved against the daily cap now, so runs admitted together cannot overshoot
+        it; Wiro's totalcost replaces it once known (`Ticket.charged`).
         """
         if count < 1:
             return []
         now = self.clock()
+        est = default_estimate_usd() if estimate_usd is None else max(0.0, estimate_usd)
         with self._lock:
             self._refuse_if_capped(session, client_id, count, own_key, now)
+            run_ids: list[str | None] = [None] * count
+            if not own_key:
+                try:
+                    run_ids = list(self.ledger.reserve([est] * count,
+                                                       self.settings.daily_spend_cap_usd))
+                except OverCap as exc:
+                    raise self._over_cap(exc) from None
             self._running[session] += count
             self._starts[client_id].extend([now] * count)
-        return [Ticket(self, session, own_key) for _ in range(count)]
+        return [Ticket(self, session, own_key, run_id) for run_id in run_ids]
+
+    def _over_cap(self, exc: OverCap) -> RunRefused:
+        cap = self.settings.daily_spend_cap_usd
+        if exc.spent + 1e-9 >= cap:
+            return RunRefused(f"The demo has reached today's spending cap (${cap:.2f}). It "
+                              "resets at midnight UTC.")
+        return RunRefused(f"This would take the demo past today's spending cap (${cap:.2f}): "
+                          f"${exc.spent:.3f} is spent or reserved and this costs about "
+                          f"${exc.asked:.3f}. Try a smaller size or fewer runs, or come back "
+                          "after midnight UTC.")
 
     def _refuse_if_capped(self, session: str, client_id: str, count: int, own_key: bool,
                           now: float) -> None:
         s = self.settings
-        if s.runs_per_session and self._running[session] >= s.runs_per_session:
+        going = self._running.get(session, 0)
+        if s.runs_per_session and going >= s.runs_per_session:
             raise RunRefused(
-                f"This page already has {self._running[session]} run(s) going; the limit is "
+                f"This page already has {going} run(s) going; the limit is "
                 f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
         total = sum(self._running.values())
         if s.runs_at_once and total + count > s.runs_at_once:
@@ -104,9 +179,11 @@ class Guard:
                 "again in a few seconds." if count == 1 else
                 f"The demo is too busy for {count} runs at once ({total} going, the limit is "
                 f"{s.runs_at_once}). Try fewer seeds or again in a few seconds.")
-        starts = self._starts[client_id]
+        starts = self._starts.get(client_id) or deque()
         while starts and now - starts[0] >= HOUR:
             starts.popleft()
+        if not starts:
+            self._starts.pop(client_id, None)  # made-up visitors must not pile up here
         # Visitors paying with their own key are not held to the owner's budgets.
         if own_key:
             return
@@ -120,28 +197,41 @@ class Guard:
             raise RunRefused(
                 f"That is {count} runs, and {left} of this demo's "
                 f"{s.runs_per_client_per_hour} runs for the hour are left. Try fewer seeds.")
-        if s.daily_spend_cap_usd and self._spent[self._today()] >= s.daily_spend_cap_usd:
-            raise RunRefused(
-                f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}). "
-                "It resets at midnight UTC.")
 
-    def _release(self, session: str, cost: float, own_key: bool) -> None:
+    def _end(self, session: str) -> None:
         with self._lock:
             self._running[session] -= 1
             if self._running[session] <= 0:
                 del self._running[session]
-            if not own_key:
-                self._spent[self._today()] += cost
 
 
 @dataclass
 class Ticket:
+    """One admitted run. `sent` once Wiro accepted the Run, `charged` once its totalcost is
+    known, `release` when the run is over (whatever happened)."""
+
     guard: Guard
     session: str
     own_key: bool
+    run_id: str | None = None  # its ledger row; None for a visitor's own key
     _released: bool = False
 
+    def sent(self, task_id: str | None = None) -> None:
+        if self.run_id and not self._released:
+            self.guard.ledger.sent(self.run_id, task_id)
+
+    def charged(self, cost: float) -> None:
+        if self.run_id:
+            self.guard.ledger.charged(self.run_id, cost)
+
     def release(self, cost: float = 0.0) -> None:
-        if not self._released:
-            self._released = True
-            self.guard._release(self.session, cost, self.own_key)
+        """The run is over. A positive `cost` is Wiro's totalcost; 0 adds nothing, so a run
+        already `charged` or `sent` stays counted and one never sent costs nothing."""
+        if self._released:
+            return
+        self._released = True
+        if self.run_id:
+            if cost and cost > 0:
+                self.guard.ledger.charged(self.run_id, cost)
+            self.guard.ledger.settle(self.run_id)
+        self.guard._end(self.session)

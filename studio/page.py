@@ -11,14 +11,16 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from wiro import WiroClient, spec, uploads
+from wiro import WiroClient, spec
 
 from . import references
 from .backend import AppSettings, start_backend
+from . import admission  # issue 12
 from .guards import Guard, GuardSettings
+from .visitors import Visitors  # issue 12
 from .outputs import OutputStore
 from . import status as run_status
-from .run import ActiveRuns, RunUpdate, generate
+from .run import ActiveRuns, RunUpdate
 from .status import RunStatus
 
 # API callers see no progress; an occasional yield still lets Gradio stop the run (and its
@@ -59,17 +61,15 @@ class DemoPage:
                                      bring_your_own_key=self.byok)
         self.active_runs = ActiveRuns()
         self.outputs = OutputStore()
-        self.guard = Guard(guard_settings)
+        self.guard = Guard.persistent(guard_settings)  # issue 12: ledger in APP_DATA_DIR
+        self.visitors = Visitors(app_settings)  # issue 12: who the caps count
+        admission.install_upload_gate(lambda: (self.guard, self.visitors), self.byok)
 
     # --- shared by every kind of run -----------------------------------------------------
 
     def client_id(self, request: gr.Request) -> str:
-        """Who the hourly cap counts: behind a Space's proxy, the first forwarded address."""
-        if self.app_settings.trust_proxy_headers:
-            forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-            if forwarded:
-                return forwarded
-        return getattr(request.client, "host", None) or "unknown"
+        """Who the hourly cap counts (studio/visitors.py)."""
+        return self.visitors.identify(request, request.session_hash).address
 
     def visitor_client(self, api_key: str | None, api_secret: str | None) -> WiroClient | None:
         """Bring-your-own-key mode: a client for this run only; the key is never stored."""
@@ -88,14 +88,11 @@ class DemoPage:
                  randomize: bool = False, api_key: str | None = None,
                  api_secret: str | None = None) -> Iterator[RunUpdate]:
         client = self.visitor_client(api_key, api_secret)
-        # Big references are shrunk first, so validation's 9 MP rule sees what will be sent.
-        values = uploads.prepare_inputs(values)
-        try:
-            yield from generate(
-                self.backend, self.active_runs, self.outputs, session, values,
-                randomize_seed=randomize, client=client,
-                admit=lambda: self.guard.admit(session, self.client_id(request),
-                                               own_key=client is not None))
+        try:  # issue 12: admitted before any upload is decoded (studio/admission.py)
+            yield from admission.run(
+                self.guard, self.backend, self.active_runs, self.outputs, session,
+                self.visitors.identify(request, session), values, randomize_seed=randomize,
+                client=client)
         finally:
             if client is not None:
                 client.close()
@@ -128,7 +125,8 @@ class DemoPage:
                      outputFormat, request: gr.Request):
         values = model_values(inputImage, prompt, width, height, safetyTolerance, seed,
                               outputFormat)
-        session = f"api-{request.session_hash}"
+        # issue 12: an MCP call has its own session (studio/visitors.py)
+        session = self.visitors.identify(request, f"api-{request.session_hash}").session
         api_key = request.headers.get("x-wiro-api-key") if self.byok else None
         api_secret = request.headers.get("x-wiro-api-secret") if self.byok else None
         last, heartbeat = None, 0.0
@@ -138,7 +136,8 @@ class DemoPage:
                 heartbeat = time.monotonic()
                 yield gr.skip(), gr.skip()
         if last is None or last.image is None:
-            raise gr.Error(last.status.text() if last else "The run did not start.")
+            raise gr.Error(last.status.text() if last else "The run did not start.",
+                           print_exception=False)  # issue 12: admission logged one line
         yield last.image, last.details
         # Gradio has copied the file into its cache by now; ours would only pile up.
         self.outputs.drop(session)

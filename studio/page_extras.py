@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from wiro import spec, uploads
+from wiro import spec
 
-from . import cost, results, side_by_side, snippets
+from . import admission, cost, results, side_by_side, snippets
 from . import history as hist
 from .page import DemoPage, model_values, refs_view
 from .status import RunStatus, to_html
@@ -113,12 +113,19 @@ class PageExtras:
         client = page.visitor_client(api_key, api_secret)
         recorded: set[int] = set()
         charged: list[float] = []
+        # issue 12: the batch is admitted before any upload is decoded
+        admitted = admission.admit(page.guard, page.visitors.identify(request, session),
+                                   values, len(seeds), own_key=client is not None,
+                                   allow_private_urls=page.backend.allow_private_urls)
         try:
+            if admitted.refusal:
+                refusal = admitted.refusal.status
+                yield note(refusal.kind, refusal.title, refusal.detail, refusal.problems)
+                return
             runs = side_by_side.compare(
                 page.backend, page.active_runs, page.outputs, session,
-                uploads.prepare_inputs(values), seeds, slots=self.slot_tasks, client=client,
-                admit_batch=lambda n: page.guard.admit_batch(
-                    session, page.client_id(request), n, own_key=client is not None))
+                admitted.values, seeds, slots=self.slot_tasks, client=client,
+                admit_batch=lambda n: admitted.tickets)
             first = True
             for latest in runs:
                 slot_images = [None if first else gr.skip()] * SLOTS
@@ -155,6 +162,7 @@ class PageExtras:
                        False if first else gr.skip(), compare_text)
                 hidden, first = [gr.skip()] * SLOTS, False
         finally:
+            admitted.release()  # issue 12
             if client is not None:
                 client.close()
 

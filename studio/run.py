@@ -235,7 +235,8 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
         return
     cost = 0.0
     try:
-        for update in _run(backend, registry, store, session, request, seed, client):
+        for update in _run(backend, registry, store, session, request, seed, client,
+                           ticket):  # issue 12: the ticket hears of the Run and its charge
             cost = (update.details or {}).get("cost_usd", cost)
             yield update
     finally:
@@ -244,7 +245,8 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
 
 
 def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
-         request: RunRequest, seed: int, client: WiroClient | None) -> Iterator[RunUpdate]:
+         request: RunRequest, seed: int, client: WiroClient | None,
+         ticket: Ticket | None = None) -> Iterator[RunUpdate]:
     client = client or backend.client()
     started = time.monotonic()
     yield RunUpdate(RunStatus("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
@@ -256,6 +258,8 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
                         seed=seed, finished=True)
         return
     registry.add(session, client, handle.id)
+    if ticket:  # issue 12: from here Wiro may charge, whatever happens next
+        ticket.sent(handle.id)
     ended = False
     try:
         update: TaskEvent | None = None
@@ -269,6 +273,8 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
                     fraction=progress_fraction(update), wiro_status=status.value,
                     elapsed=time.monotonic() - started), seed=seed)
         ended = True
+        if ticket and update.task is not None:  # issue 12: Wiro's charge, before the download
+            ticket.charged(update.task.total_cost)
         stopped = registry.stop_outcome(handle.id) if update.task.cancelled else None
         yield _finish(client, store, session, update.task, seed, time.monotonic() - started,
                       stopped)
@@ -294,8 +300,15 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
                          seed=seed, finished=True)
     output = task.outputs[0]
     data = client.download(output)
-    with Image.open(io.BytesIO(data)) as im:
-        width, height, fmt = im.width, im.height, (im.format or "").lower()
+    try:  # issue 12: a file that is not an image gets plain words, not Pillow's repr
+        with Image.open(io.BytesIO(data)) as im:
+            width, height, fmt = im.width, im.height, (im.format or "").lower()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return RunUpdate(RunStatus(
+            "error", "Wiro's output is not an image this page can show.",
+            f"Task {task.id} finished and was charged ${task.total_cost:.4f}, but its output "
+            f"file {output.name or '(unnamed)'} ({len(data):,} bytes) is not a PNG, JPEG or "
+            "WebP image.", wiro_status=task.status.value), seed=seed, finished=True)
     extension = output.name.rsplit(".", 1)[-1] if "." in output.name else fmt
     path = store.save(session, f"flux2pro-task{task.id}-seed{seed}.{extension}", data)
     details = {

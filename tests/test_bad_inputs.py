@@ -92,3 +92,33 @@ def test_fuzzed_numbers_either_run_in_range_or_are_refused_by_label(live_backend
             value = int(sent[field.name])
             assert field.minimum <= value <= field.maximum
         assert sim_state.run_calls == before + 1
+
+
+# --- issue 12, point 6: what a visitor reads when Wiro's output is not an image --------------
+
+def test_an_output_that_is_not_an_image_is_explained_in_plain_words(live_backend, sim_state,
+                                                                    tmp_path, monkeypatch):
+    from wiro import WiroClient
+
+    monkeypatch.setattr(WiroClient, "download",
+                        lambda self, output: b"<html>Service unavailable</html>")
+    values = {**spec.defaults(), "inputImage": [], "width": 256, "height": 256}
+    last = run_page(live_backend, values, tmp_path)[-1]
+    text = _text(last)
+    assert last.image is None and last.status.kind == "error"
+    assert "not an image" in text and "charged" in text
+    assert "BytesIO" not in text and "cannot identify" not in text and "0x" not in text
+
+
+# --- issue 12, point 5: private hosts in other spellings never reach a paid Run --------------
+
+@pytest.mark.parametrize("url", [
+    "http://2130706433/a.png", "http://0x7f000001/a.png", "http://0177.0.0.1/a.png",
+    "http://127.1/a.png", "http://localhost./a.png", "http://metadata.google.internal/x",
+    "http://10.0.0.1.nip.io/a.png", "http://169.254.169.254./latest/meta-data",
+])
+def test_private_hosts_in_other_spellings_send_no_run(live_backend, sim_state, tmp_path, url):
+    values = {**spec.defaults(), "inputImage": [url]}
+    last = run_page(live_backend, values, tmp_path)[-1]
+    assert last.status.kind == "invalid" and "local or private" in _text(last)
+    assert sim_state.run_calls == 0

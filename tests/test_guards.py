@@ -58,19 +58,23 @@ def test_hourly_cap_per_client_resets_after_an_hour():
 
 def test_daily_spend_cap_sums_costs_and_resets_at_midnight_utc():
     clock = FakeClock(start=1_767_225_600.0 - 10)  # ten seconds before a UTC midnight
-    guard = Guard(GuardSettings(daily_spend_cap_usd=0.05), clock=clock)
-    guard.admit("s", "c").release(cost=0.03)
-    guard.admit("s", "c").release(cost=0.03)
+    guard = Guard(GuardSettings(daily_spend_cap_usd=0.07), clock=clock)
+    guard.admit("s", "c", estimate_usd=0.03).release(cost=0.03)
+    guard.admit("s", "c", estimate_usd=0.03).release(cost=0.03)
     assert guard.spent_today() == pytest.approx(0.06)
-    with pytest.raises(RunRefused, match=r"spending cap \(\$0.05\)"):
-        guard.admit("s", "c")
+    # Issue 12, point 4: $0.01 of room left, so a $0.03 run is refused before it starts.
+    with pytest.raises(RunRefused, match=r"past today's spending cap \(\$0.07\)"):
+        guard.admit("s", "c", estimate_usd=0.03)
+    guard.admit("s", "c", estimate_usd=0.01).release(cost=0.01)
+    with pytest.raises(RunRefused, match=r"reached today's spending cap \(\$0.07\)"):
+        guard.admit("s", "c", estimate_usd=0.001)
     clock.advance(20)
-    guard.admit("s", "c").release()
+    guard.admit("s", "c", estimate_usd=0.03).release()
 
 
 def test_own_key_runs_skip_the_owners_budget_but_not_the_session_cap():
     guard = Guard(GuardSettings(runs_per_client_per_hour=1, daily_spend_cap_usd=0.01))
-    guard.admit("s", "c").release(cost=1.0)
+    guard.admit("s", "c", estimate_usd=0.01).release(cost=1.0)
     ticket = guard.admit("s", "c", own_key=True)
     with pytest.raises(RunRefused):
         guard.admit("s", "c", own_key=True)

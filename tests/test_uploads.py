@@ -123,9 +123,9 @@ def test_together_within_nine_megapixels_so_validation_passes(tmp_path):
 def test_copies_are_reused(tmp_path):
     big = photo(tmp_path / "big.jpg", (3000, 2000))
     first = uploads.prepare_references([big], cache_dir=tmp_path / "c", max_each_mp=1)
-    mtime = os.stat(first[0]).st_mtime_ns
+    inode = os.stat(first[0]).st_ino  # a new copy would be a new file (written, then renamed)
     again = uploads.prepare_references([big], cache_dir=tmp_path / "c", max_each_mp=1)
-    assert again == first and os.stat(again[0]).st_mtime_ns == mtime
+    assert again == first and os.stat(again[0]).st_ino == inode
 
 
 def test_unreadable_and_oversized_files_are_left_for_validation(tmp_path):
@@ -170,3 +170,51 @@ def test_a_run_with_a_24_megapixel_photo_sends_a_small_one(sim, sim_state, tmp_p
     assert [i["kind"] for i in sent] == ["url", "file"]
     assert sent[1]["width"] * sent[1]["height"] <= 4 * MP
     assert sent[1]["bytes"] < os.path.getsize(big)
+
+
+# --- issue 12, point 3: headers only, and a cache that does not only grow --------------------
+
+def test_a_png_header_is_read_without_decoding_its_pixels(tmp_path, monkeypatch):
+    big = tmp_path / "big.png"
+    Image.new("L", (6000, 5000), 7).save(big, compress_level=1)
+    decoded = []
+    original = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda self: decoded.append(self) or original(self))
+    from PIL import ImageFile
+    monkeypatch.setattr(ImageFile.ImageFile, "load",
+                        lambda self: decoded.append(self) or original(self))
+    assert uploads.sent_sizes([str(big)]) == uploads.target_sizes([(6000, 5000)])
+    assert decoded == []
+
+
+def test_old_copies_are_pruned_and_copies_in_use_kept(tmp_path):
+    cache = tmp_path / "c"
+    old = photo(tmp_path / "old.jpg", (3000, 2000))
+    fresh = photo(tmp_path / "fresh.jpg", (2800, 2000))
+    [old_copy] = uploads.prepare_references([old], cache_dir=cache, max_each_mp=1)
+    [fresh_copy] = uploads.prepare_references([fresh], cache_dir=cache, max_each_mp=1)
+    hour_ago = os.stat(old_copy).st_mtime - 3700
+    for path in (old_copy, fresh_copy):
+        os.utime(path, (hour_ago, hour_ago))
+    # Used again just now: a hit refreshes the copy, so it is not pruned from under a run.
+    assert uploads.prepare_references([fresh], cache_dir=cache, max_each_mp=1) == [fresh_copy]
+    assert uploads.prune_cache(cache, max_age_seconds=3600) == 1
+    assert not os.path.exists(old_copy) and not os.path.exists(os.path.dirname(old_copy))
+    assert os.path.exists(fresh_copy)
+    # Pruned is not broken: the next run makes the copy again.
+    [again] = uploads.prepare_references([old], cache_dir=cache, max_each_mp=1)
+    assert os.path.exists(again)
+
+
+def test_preparing_prunes_the_default_cache_now_and_then(tmp_path, monkeypatch):
+    cache = tmp_path / "flux2pro-references-test"
+    cache.mkdir()
+    stale = cache / "0123456789abcdef" / "stale.jpg"
+    stale.parent.mkdir()
+    stale.write_bytes(b"x")
+    os.utime(stale, (1, 1))
+    monkeypatch.setattr(uploads, "_default_cache", cache)
+    monkeypatch.setattr(uploads, "_last_prune", 0.0)
+    monkeypatch.setattr(uploads, "PRUNE_EVERY_SECONDS", 0.0)
+    uploads.prepare_references([photo(tmp_path / "a.jpg", (400, 300))])
+    assert not stale.exists()

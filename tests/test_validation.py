@@ -13,7 +13,7 @@ from PIL import Image
 
 from wiro import spec
 from wiro.errors import InvalidInputError
-from wiro.validation import ImageFile, ImageUrl, RunRequest, validate_inputs
+from wiro.validation import ImageFile, ImageUrl, RunRequest, parse_ipv4, validate_inputs
 
 URL_A = "https://cdn.wiro.ai/uploads/sampleinputs/bfl-flux-2-pro-input-5-1.jpg"
 URL_B = "https://example.com/b.png"
@@ -129,8 +129,13 @@ def test_size_must_be_a_whole_number(value) -> None:
     assert message.startswith("Width")
 
 
-def test_fractional_size_suggests_whole_numbers() -> None:
-    assert "e.g. 1024 or 1025" in one_problem(valid(width=1024.5))
+def test_fractional_size_suggests_sizes_the_model_takes() -> None:
+    # Issue 12, point 6: 1025 is not a multiple of 16, so it is no help as a suggestion.
+    message = one_problem(valid(width=1024.5))
+    assert "e.g. 1024 or 1040 (got 1024.5)" in message and "multiple of 16" in message
+    assert "e.g. 2032 or 2048" in one_problem(valid(height="2047.5"))
+    assert "e.g. 64 or 80" in one_problem(valid(width=64.25))
+    assert "e.g. 42 or 43" in one_problem(valid(seed=42.5))  # seeds: any whole number
 
 
 # --- safety tolerance, seed ---------------------------------------------------------------
@@ -325,6 +330,56 @@ def test_private_urls_refused_only_in_live_mode(url) -> None:
     assert validate_inputs(valid(inputImage=[url])).images == (ImageUrl(url),)
     message = one_problem(valid(inputImage=[url]), allow_private_urls=False)
     assert message.startswith("Input Image 1") and "private" in message
+
+
+# Issue 12, point 5: the same hosts in the other spellings a URL fetcher accepts.
+@pytest.mark.parametrize("url", [
+    "http://2130706433/a.png", "http://0x7f000001/a.png", "http://0177.0.0.1/a.png",
+    "http://127.1/a.png", "http://127.0.1/a.png", "http://0x7f.1/a.png",
+    "http://017700000001/a.png", "http://0/a.png", "http://0x0/a.png",
+    "http://localhost./a.png", "http://LOCALHOST/a.png", "http://127.0.0.1./a.png",
+    "http://app.localhost/a.png", "http://metadata.google.internal/computeMetadata/v1/",
+    "http://metadata.google.internal./x", "http://metadata/x", "http://metadata.goog/x",
+    "http://instance-data.ec2.internal/x", "http://169.254.169.254./x",
+    "http://2852039166/latest/meta-data", "http://[fd00:ec2::254]/x",
+    "http://100.100.100.200/x", "http://[::ffff:127.0.0.1]/a.png", "http://[::ffff:7f00:1]/",
+    "http://[::]/a.png", "http://[fe80::1]/a.png", "http://10.0.0.1.nip.io/a.png",
+    "http://127.0.0.1.nip.io/a.png", "http://app-127-0-0-1.nip.io/a.png",
+    "http://192-168-1-20.sslip.io/a.png", "http://7f000001.nip.io/a.png",
+    "http://anything.nip.io/a.png", "http://lvh.me/a.png", "http://x.localtest.me/a.png",
+    "http://%31%32%37.0.0.1/a.png", "http://\uff11\uff12\uff17.0.0.1/a.png",
+    "http://user@127.0.0.1/a.png", "http://example.com@127.0.0.1/a.png",
+    "http://10.0.0.1.example.com/a.png", "http://[64:ff9b::a00:1]/a.png",
+])
+def test_private_hosts_in_every_spelling_are_refused_in_live_mode(url) -> None:
+    message = one_problem(valid(inputImage=[url]), allow_private_urls=False)
+    assert message.startswith("Input Image 1") and "local or private" in message
+
+
+@pytest.mark.parametrize("url", [
+    "https://cdn.wiro.ai/x.jpg", "http://8.8.8.8/a.png", "http://134744072/a.png",
+    "http://1.2.3.4.nip.io/a.png", "https://images.example.com./a.png",
+    "http://[2001:4860:4860::8888]/a.png", "https://img-2024-01-01.example.org/a.png",
+])
+def test_public_hosts_in_those_spellings_still_pass(url) -> None:
+    assert validate_inputs(valid(inputImage=[url]), allow_private_urls=False).images == \
+        (ImageUrl(url),)
+
+
+@pytest.mark.parametrize("host, address", [
+    ("2130706433", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"),
+    ("127.1", "127.0.0.1"), ("10.1.2", "10.1.0.2"), ("0x0a.0x00.0.01", "10.0.0.1"),
+    ("192.168.257", "192.168.1.1"), ("1.2.3.4", "1.2.3.4"),
+])
+def test_hosts_are_read_the_way_inet_aton_reads_them(host, address) -> None:
+    import socket
+    assert str(parse_ipv4(host)) == address == socket.inet_ntoa(socket.inet_aton(host))
+
+
+@pytest.mark.parametrize("host", ["256.1.1.1", "1.2.3.4.5", "08.1.1.1", "0x1g.1", "a.b.c.d",
+                                  "1.2.3.256", "1.2.65536", "4294967296", ""])
+def test_what_inet_aton_refuses_is_not_an_address(host) -> None:
+    assert parse_ipv4(host) is None
 
 
 def test_order_of_images_preserved(tmp_path) -> None:

@@ -21,6 +21,7 @@ import math
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -111,13 +112,25 @@ class _Header:
     format: str
 
 
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation, from what opening the file has read: Pillow's PNG getexif()
+    decodes the whole image to look for an eXIf chunk after the pixels (seconds for a big
+    one), so for PNG only a chunk before the pixels counts."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
+    try:
+        return int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except (TypeError, ValueError, SyntaxError, OSError):
+        return 1
+
+
 def _read_header(path: str) -> _Header | None:
     try:
         with Image.open(path) as im:
             width, height = im.size
             if width * height > spec.MAX_UPLOAD_PIXELS:
                 return None  # left for validation to refuse as too large
-            orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            orientation = _orientation(im)
             fmt = im.format or ""
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None  # validation says what is wrong with it
@@ -155,16 +168,21 @@ def shrink(path: str, target: tuple[int, int], cache_dir: str | Path | None = No
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     stem = _copy_path(path, target, cache)
     for ext in (".jpg", ".png"):
-        if stem.with_name(stem.name + ext).is_file():
-            return str(stem.with_name(stem.name + ext))
+        done = stem.with_name(stem.name + ext)
+        if done.is_file():
+            _touch(done)  # in use again: pruning goes by last use
+            return str(done)
     with Image.open(path) as im:
-        orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        if im.width * im.height > spec.MAX_UPLOAD_PIXELS:  # decoding is bounded by the header
+            raise ValueError(f"{im.width}×{im.height} is over the upload limit")
+        orientation = _orientation(im)
         # JPEG can decode at 1/2, 1/4 or 1/8 scale: much faster for a large photo.
         stored = target[::-1] if orientation in _QUARTER_TURNS else target
         im.draft("RGB", stored)
         im.load()
         icc = im.info.get("icc_profile")
-        upright = ImageOps.exif_transpose(im)
+        # Turned as planned from the header (a PNG's late eXIf chunk is not looked at).
+        upright = ImageOps.exif_transpose(im) if orientation != 1 else im.copy()
     alpha = _has_alpha(upright)
     upright = upright.convert("RGBA" if alpha else "RGB")
     if upright.size != target:
@@ -181,6 +199,54 @@ def shrink(path: str, target: tuple[int, int], cache_dir: str | Path | None = No
     return str(out)
 
 
+# --- the cache of shrunk copies: pruned like Gradio's own (files unused for an hour go) -------
+
+CACHE_MAX_AGE_SECONDS = 3600.0
+PRUNE_EVERY_SECONDS = 600.0
+_last_prune = 0.0
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def prune_cache(cache_dir: str | Path | None = None, *,
+                max_age_seconds: float = CACHE_MAX_AGE_SECONDS,
+                now: float | None = None) -> int:
+    """Delete shrunk copies not used for `max_age_seconds`; returns how many went."""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in list(cache.iterdir()) if cache.is_dir() else []:
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for file in list(folder.iterdir()):
+            try:
+                if now - file.stat().st_mtime >= max_age_seconds:
+                    file.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        try:
+            folder.rmdir()  # only if now empty
+        except OSError:
+            pass
+    return removed
+
+
+def _maybe_prune(cache_dir: str | Path | None) -> None:
+    global _last_prune
+    now = time.monotonic()
+    with _cache_lock:
+        if now - _last_prune < PRUNE_EVERY_SECONDS:
+            return
+        _last_prune = now
+    prune_cache(cache_dir)
+
+
 def prepare_references(images: Sequence[Any] | None, *, cache_dir: str | Path | None = None,
                        max_each_mp: float = MAX_REFERENCE_MEGAPIXELS,
                        max_total_mp: float = spec.MAX_INPUT_MEGAPIXELS) -> list[Any]:
@@ -192,6 +258,8 @@ def prepare_references(images: Sequence[Any] | None, *, cache_dir: str | Path | 
     """
     entries = list(images or [])
     paths = [_path_of(e) for e in entries]
+    if any(paths):
+        _maybe_prune(cache_dir)
     headers = [_read_header(p) if p else None for p in paths]
     known = [h.size for h in headers if h]
     targets = iter(target_sizes(known, max_each_mp=max_each_mp, max_total_mp=max_total_mp))

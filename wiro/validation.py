@@ -10,9 +10,10 @@ import ipaddress
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
@@ -79,28 +80,125 @@ def _entry_text(entry: Any) -> str | None:
     return getattr(entry, "path", None)
 
 
+# Names that only ever mean this machine, its network, or a cloud's metadata service.
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback",
+                "metadata", "metadata.google.internal", "metadata.goog", "instance-data",
+                "instance-data.ec2.internal", "metadata.azure.com", "kubernetes",
+                "kubernetes.default", "kubernetes.default.svc", "host.docker.internal",
+                "gateway.docker.internal"}
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa",
+                   ".lan", ".intranet", ".corp", ".svc", ".cluster.local")
+# Wildcard DNS services: the name carries an address (10.0.0.1.nip.io, 127-0-0-1.sslip.io,
+# 7f000001.nip.io), or every name points at loopback (lvh.me, localtest.me).
+_WILDCARD_DNS = (".nip.io", ".sslip.io", ".xip.io", ".nip.direct", ".traefik.me",
+                 ".backname.io", ".ip.addr.tools", ".localip.me", ".1u.ms")
+_LOOPBACK_DNS = ("lvh.me", "localtest.me", "vcap.me", "lacolhost.com", "yoogle.com",
+                 "fuf.me", "127.0.0.1.nip.io", "readme.localtest.me", "localho.st")
+_EMBEDDED = re.compile(r"(?<![0-9])(\d{1,3})[.-](\d{1,3})[.-](\d{1,3})[.-](\d{1,3})(?![0-9])")
+_HEX_LABEL = re.compile(r"(?:^|[.-])([0-9a-f]{8})(?=$|[.-])")
+
+
+def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address `host` means to inet_aton (and so to most URL fetchers), else None.
+
+    Besides a.b.c.d, inet_aton takes 1 to 4 parts, each decimal, 0x-hex or 0-octal, the
+    last filling the remaining bytes: 2130706433, 0x7f000001, 0177.0.0.1 and 127.1 are all
+    127.0.0.1."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = []
+    for part in parts:
+        try:
+            if re.fullmatch(r"0[xX][0-9a-fA-F]*", part):
+                numbers.append(int(part[2:] or "0", 16))
+            elif re.fullmatch(r"0[0-7]*", part):
+                numbers.append(int(part, 8))
+            elif re.fullmatch(r"[1-9][0-9]*", part):
+                numbers.append(int(part, 10))
+            else:
+                return None
+        except ValueError:
+            return None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = 0
+    for n in head:
+        value = value * 256 + n
+    value = value * 256 ** (4 - len(head)) + last
+    return ipaddress.IPv4Address(value)
+
+
+def _not_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(addr, ipaddress.IPv6Address):
+        embedded = addr.ipv4_mapped or addr.sixtofour or (addr.teredo or (None, None))[1]
+        if embedded is not None and _not_public(embedded):
+            return True
+        if addr in ipaddress.IPv6Network("64:ff9b::/96"):  # NAT64 of an IPv4 address
+            return _not_public(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    return (not addr.is_global or addr.is_loopback or addr.is_private or addr.is_link_local
+            or addr.is_unspecified or addr.is_multicast or addr.is_reserved)
+
+
+def normalise_host(host: str) -> str:
+    """A URL's host as a resolver sees it: percent-decoded, NFKC (fullwidth digits are
+    digits), lower case, without brackets or the trailing dot of a fully qualified name."""
+    host = unicodedata.normalize("NFKC", unquote(host)).strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host.rstrip(".")
+
+
 def _private_host(host: str) -> bool:
-    if host in {"localhost", ""} or host.endswith(".localhost") or host.endswith(".local"):
+    """True for loopback, private, link-local, unspecified and metadata hosts, in every
+    spelling a fetcher would accept."""
+    host = normalise_host(host)
+    if not host or host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
         return True
+    if any(c.isspace() or c in "\\/@%" for c in host):
+        return True  # no real host has these; a fetcher might read them differently
     try:
-        addr = ipaddress.ip_address(host.strip("[]"))
+        return _not_public(ipaddress.ip_address(host.split("%")[0]))
     except ValueError:
-        return False
-    return not addr.is_global
+        pass
+    ipv4 = parse_ipv4(host)
+    if ipv4 is not None:
+        return _not_public(ipv4)
+    if host in _LOOPBACK_DNS or host.endswith(tuple("." + d for d in _LOOPBACK_DNS)):
+        return True
+    # An address written into a name (a.b.c.d or a-b-c-d) is refused if it is private,
+    # whatever the domain; a wildcard DNS name is refused unless it carries a public one.
+    embedded = [ipaddress.IPv4Address(".".join(m)) for m in _EMBEDDED.findall(host)
+                if all(int(x) <= 255 for x in m)]
+    if any(_not_public(a) for a in embedded):
+        return True
+    if host.endswith(_WILDCARD_DNS) or host in {d.lstrip(".") for d in _WILDCARD_DNS}:
+        hexed = [ipaddress.IPv4Address(int(h, 16)) for h in _HEX_LABEL.findall(host)]
+        if any(_not_public(a) for a in hexed) or not (embedded or hexed):
+            return True
+    return False
 
 
 def _check_url(label: str, url: str, allow_private_urls: bool) -> list[str]:
     parts = urlsplit(url)
-    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+    try:
+        hostname = parts.hostname
+        parts.port  # noqa: B018 — raises for a port that is not a number
+    except ValueError:
+        hostname = None
+    if parts.scheme.lower() not in {"http", "https"} or not hostname:
         return [f"{label}: {url[:80]!r} is not a web address; use an http(s) URL or upload "
                 "the image."]
-    if not allow_private_urls and _private_host(parts.hostname.lower()):
-        return [f"{label}: {parts.hostname} is a local or private address that Wiro cannot "
-                "reach; use a public http(s) URL or upload the image."]
+    if not allow_private_urls and ("\\" in url or "@" in parts.netloc
+                                   or _private_host(hostname)):
+        return [f"{label}: {normalise_host(hostname)[:80]} is a local or private address "
+                "that Wiro cannot reach; use a public http(s) URL or upload the image."]
     return []
 
 
-def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
+def _check_file(label: str, path: str,
+                decode: bool = True) -> tuple[ImageFile | None, list[str]]:
     name = os.path.basename(path) or path
     if not os.path.isfile(path):
         return None, [f"{label} ({name}) could not be read; upload it again."]
@@ -112,7 +210,8 @@ def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
                     f"{label} ({name}) is {width}×{height} = {width * height / 1e6:.0f} MP; the "
                     f"largest accepted is {spec.MAX_UPLOAD_PIXELS / 1e6:.0f} MP. Use a smaller "
                     "image."]
-            im.load()  # decodes fully, so truncated or corrupt files fail here, not at Wiro
+            if decode:
+                im.load()  # decodes fully, so truncated or corrupt files fail here, not at Wiro
     except Image.DecompressionBombError:
         return None, [f"{label} ({name}) has too many pixels to be a real photo; use a "
                       "smaller image."]
@@ -123,8 +222,8 @@ def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
     return ImageFile(path=path, width=width, height=height, format=fmt), []
 
 
-def _check_images(entries: Sequence[Any] | None,
-                  allow_private_urls: bool) -> tuple[list[ImageRef], list[str]]:
+def _check_images(entries: Sequence[Any] | None, allow_private_urls: bool,
+                  decode: bool = True) -> tuple[list[ImageRef], list[str]]:
     field = spec.INPUT_IMAGE
     if entries is not None and not isinstance(entries, (list, tuple)):
         entries = [entries]  # one image given on its own (a str would split into letters)
@@ -150,12 +249,12 @@ def _check_images(entries: Sequence[Any] | None,
             if not found:
                 images.append(ImageUrl(text))
         else:
-            image, found = _check_file(label, text)
+            image, found = _check_file(label, text, decode)
             problems += found
             if image:
                 images.append(image)
     total_mp = sum(i.megapixels for i in images if isinstance(i, ImageFile))
-    if total_mp > spec.MAX_INPUT_MEGAPIXELS:
+    if decode and total_mp > spec.MAX_INPUT_MEGAPIXELS:
         problems.append(f"{field.label}: the uploaded images add up to {total_mp:.1f} MP; "
                         f"{spec.MODEL_TITLE} takes at most {spec.MAX_INPUT_MEGAPIXELS:g} MP in "
                         "all. Use smaller or fewer images.")
@@ -178,8 +277,11 @@ def _as_integer(field: spec.ModelInput, raw: Any) -> tuple[int | None, str | Non
     if isinstance(raw, float) and not math.isfinite(raw):
         return None, f"{label} must be a finite whole number ({_range_text(field)}), not {raw}."
     if raw != int(raw):
-        low, high = math.floor(raw), math.ceil(raw)
-        return None, f"{label} must be a whole number, e.g. {low} or {high} (got {raw:g})."
+        step = field.step if field.step and field.step > 1 else 1
+        low = max(field.minimum, math.floor(raw / step) * step)
+        high = min(field.maximum, low + step)
+        what = f"a whole number and a multiple of {step}" if step > 1 else "a whole number"
+        return None, f"{label} must be {what}, e.g. {low} or {high} (got {raw:g})."
     return int(raw), None
 
 
@@ -231,15 +333,20 @@ def _check_prompt(raw: Any) -> tuple[str | None, list[str]]:
     return text.strip(), []
 
 
-def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = True) -> RunRequest:
+def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = True,
+                    decode: bool = True) -> RunRequest:
     """Return the request to send, or raise InvalidInputError listing every problem.
 
     Missing scalar inputs take the spec's defaults; a missing inputImage means none.
     `allow_private_urls=False` (live mode) refuses loopback and private-network URLs.
+    `decode=False` is the quick check made before a run is admitted: image files are
+    judged by their headers only (type, pixel count), and the 9 MP total is left for the
+    full check, made once `wiro.uploads` has shrunk them.
     """
     problems: list[str] = []
     params: dict[str, Any] = {}
-    images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls)
+    images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls,
+                                  decode)
     problems += found
     # An image that failed its own check is already reported; don't also call it missing.
     has_images = bool(images or found)
