@@ -28,6 +28,7 @@ from studio.ui.generate import Generate, ResultView  # noqa: E402
 from studio.ui.history import HistoryPanel  # noqa: E402
 from studio.ui.inspirations import Inspirations  # noqa: E402
 from studio.ui.references import ReferencePanel, first_size  # noqa: E402
+from studio.ui.slider import UrlImageSlider  # noqa: E402
 from wiro import spec  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -71,7 +72,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             # Issue 13's "Share" and "Download this session" belong in this row.
             with gr.Row(visible=False, elem_id="result-share"):
                 pass
-            slider = gr.ImageSlider(label="Before / after: image 1 and the result",
+            slider = UrlImageSlider(label="Before / after: image 1 and the result",
                                     type="filepath", visible=False, elem_id="before-after")
             download = gr.File(label="Download (the exact file Wiro returned)", visible=False,
                                interactive=False, elem_id="download")

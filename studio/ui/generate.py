@@ -119,7 +119,7 @@ class Generate:
                  view.cost_line: cost.compare_html(estimated, update.details.get("cost_usd")),
                  self.history: entries, self.history_html: hist.render(entries)}
         if images:
-            shown[view.slider] = gr.ImageSlider(value=(images[0], update.image), visible=True)
+            shown[view.slider] = gr.update(value=(images[0], update.image), visible=True)
         return shown
 
     def stop(self, request: gr.Request) -> dict:

@@ -19,6 +19,9 @@ PICKED_JS = """(entries, picked) => {
 }"""
 
 
+KEEP: Any = object()  # leave the gallery's selection as the browser has it
+
+
 def gallery_value(entries: list[str]) -> list[tuple[str, str]]:
     return [(entry, references.label(entries, n)) for n, entry in
             enumerate(entries, start=1)]
@@ -63,11 +66,13 @@ class ReferencePanel:
     def outputs(self) -> set:
         return {self.entries, self.gallery, self.empty, self.note}
 
-    def show(self, entries: list[str], note: str = "", selected: int | None = None) -> dict:
-        """Everything the panel shows for `entries`; `selected` (0-based) stays highlighted."""
+    def show(self, entries: list[str], note: str = "", selected: int | None = KEEP) -> dict:
+        """Everything the panel shows for `entries`. `selected` (0-based) is the thumbnail to
+        highlight; by default the browser keeps the one the visitor chose (adding images)."""
+        gallery = {"selected_index": selected} if selected is not KEEP else {}
         return {self.entries: entries,
-                self.gallery: gr.Gallery(gallery_value(entries), selected_index=selected,
-                                         visible=bool(entries)),
+                self.gallery: gr.Gallery(gallery_value(entries), visible=bool(entries),
+                                         **gallery),
                 self.empty: gr.Markdown(visible=not entries), self.note: note}
 
     # --- handlers: each takes {component: value} and returns {component: value} ----------
@@ -98,7 +103,7 @@ class ReferencePanel:
         return self.show(left, selected=min(index, len(left) - 1) if left else None)
 
     def clear_all(self, data: dict) -> dict:
-        return self.show([])
+        return self.show([], selected=None)
 
     def add_files(self, data: dict) -> dict:
         entries, note = references.add_files(data[self.entries], data[self.upload])
