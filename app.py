@@ -135,7 +135,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
                              {prompt} | refs.outputs, **QUIET)
     gr.on([sizes.ratio.input, sizes.megapixels.input],
           lambda data: sizes.apply(data, first_size(data[refs.entries])),
-          {sizes.ratio, sizes.megapixels, refs.entries}, [sizes.width, sizes.height], **QUIET)
+          {sizes.ratio, sizes.megapixels, refs.entries}, [sizes.width, sizes.height],
+          show_progress="hidden", concurrency_id="sizes", concurrency_limit=1, **PRIVATE)
     gr.on([c.change for c in (*form.model, compare.seeds)], follow.changed, follow.inputs,
           follow.outputs, trigger_mode="always_last", **QUIET)
     compare.seeds.change(compare.seeds_changed, {compare.seeds, compare.runs_shown},

@@ -250,6 +250,7 @@ def test_presets_set_valid_sizes_and_fields_stay_editable(page, app_sim, live_ap
     upload_refs(page, make_png(tmp_path / "wide.png", (640, 352), (10, 120, 60)), count_after=1)
     page.locator("#megapixels input").click()
     page.get_by_role("option", name="0.25 MP").click()
+    expect(page.locator("#width input")).to_have_value("384", timeout=UI_MS)  # 9:16, smaller
     page.locator("#ratio label").filter(has_text="Match image 1").click()
     expect(page.locator("#width input")).to_have_value("688", timeout=UI_MS)
     expect(page.locator("#height input")).to_have_value("384")

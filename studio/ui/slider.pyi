@@ -13,6 +13,8 @@ class UrlImageSlider(gr.ImageSlider):
     update, so an instance override would be lost. (Gradio writes slider.pyi beside this
     file; it is committed so a read-only deployment has it already.)"""
 
+    is_template = True  # drawn by ImageSlider's own frontend (Gradio's marker for variants)
+
     def postprocess(self, value):
         data = super().postprocess(value)
         for image in (data.root if data is not None else ()):
