@@ -123,7 +123,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
 
     # --- wiring ----------------------------------------------------------------------------
     run_event = run_button.click(generate.run, generate.inputs, generate.outputs,
-                                 show_progress="hidden", **PRIVATE, **RUNS)
+                                 js=chrome.STARTING_JS, show_progress="hidden", **PRIVATE,
+                                 **RUNS)
     run_event.then(view.idle_buttons, None, [run_button, stop_button], **QUIET)
     stop_button.click(generate.stop, None, [status, run_button, stop_button],
                       cancels=[run_event], **QUIET)

@@ -16,6 +16,19 @@ element.setAttribute('role', 'status');
 element.setAttribute('aria-live', 'polite');
 """
 
+# Generate's own click shows "Starting…" at once, before the server's first answer arrives
+# (that takes a round trip through Gradio's queue); the inputs pass through unchanged.
+STARTING_JS = """(...inputs) => {
+  const box = document.querySelector('#run-status-box .run-status');
+  if (box) {
+    box.className = 'run-status run-running';
+    box.dataset.kind = 'running';
+    box.dataset.status = '';
+    box.innerHTML = '<div class="run-title">Starting…</div>';
+  }
+  return inputs;
+}"""
+
 HEAD = """<script>
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
