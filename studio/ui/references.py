@@ -46,7 +46,8 @@ class ReferencePanel:
         self.picked = gr.Number(-1, visible=False, elem_id="ref-picked")
         self.empty = gr.Markdown("No reference images: the prompt alone makes the image. Add "
                                  f"up to {references.MAX_ENTRIES} to edit or combine them.",
-                                 visible=not initial, elem_id="refs-empty")
+                                 visible=not initial, elem_id="refs-empty",
+                                 elem_classes="refs-empty")
         with gr.Row(equal_height=True, elem_classes="ref-add-row"):
             self.upload = gr.UploadButton("Add images", file_count="multiple",
                                           file_types=["image"], size="md", min_width=120,
