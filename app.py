@@ -15,7 +15,7 @@ os.environ.setdefault("GRADIO_MCP_SERVER", "True")
 
 import gradio as gr  # noqa: E402
 
-from studio import cost, mcp_compat, snippets  # noqa: E402
+from studio import cost, mcp_compat  # noqa: E402
 from studio import status as run_status  # noqa: E402
 from studio.backend import AppSettings  # noqa: E402
 from studio.guards import GuardSettings  # noqa: E402
@@ -23,7 +23,8 @@ from studio.page import DemoPage  # noqa: E402
 from studio.ui import api, chrome  # noqa: E402
 from studio.ui.compare import SideBySide  # noqa: E402
 from studio.ui.follow import Followers  # noqa: E402
-from studio.ui.form import Form, SizeInputs, number_input, prompt_input  # noqa: E402
+from studio.ui.form import (AdvancedInputs, Form, SizeInputs, code_panel,  # noqa: E402
+                             prompt_input)
 from studio.ui.generate import Generate, ResultView  # noqa: E402
 from studio.ui.history import HistoryPanel  # noqa: E402
 from studio.ui.inspirations import Inspirations  # noqa: E402
@@ -81,36 +82,11 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
         with gr.Column(elem_id="settings"):
             refs = ReferencePanel(spec.default_reference_images())
             sizes = SizeInputs()
-            with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
-                safety = gr.Slider(label=spec.SAFETY_TOLERANCE.label,
-                                   info=spec.SAFETY_TOLERANCE.help,
-                                   minimum=spec.SAFETY_TOLERANCE.minimum,
-                                   maximum=spec.SAFETY_TOLERANCE.maximum,
-                                   step=spec.SAFETY_TOLERANCE.step,
-                                   value=spec.SAFETY_TOLERANCE.default, elem_id="safety")
-                with gr.Row(equal_height=True):
-                    seed = number_input(spec.SEED, info=spec.SEED.help, elem_id="seed")
-                    randomize = gr.Checkbox(label="Randomize seed", value=False,
-                                            elem_id="randomize")
-                seed_marks = gr.HTML("", elem_id="seed-marks")
-                output_format = gr.Radio(label=spec.OUTPUT_FORMAT.label,
-                                         info=spec.OUTPUT_FORMAT.help,
-                                         choices=[(o.label, o.value)
-                                                  for o in spec.OUTPUT_FORMAT.options],
-                                         value=spec.OUTPUT_FORMAT.default, elem_id="format")
+            advanced = AdvancedInputs()
             inspirations = Inspirations()
-    with gr.Accordion("Request as code", open=False, elem_id="request-as-code"):
-        gr.Markdown("The exact Run request for the inputs above, signed like Wiro's docs; the "
-                    "Python script also follows the task and downloads the image. Your key and "
-                    "secret come from `$WIRO_API_KEY` / `$WIRO_API_SECRET`; never shown here.")
-        with gr.Row(equal_height=False):
-            code_curl = gr.Code(snippets.curl(spec.defaults()), language="shell", label="curl",
-                                interactive=False, elem_id="code-curl")
-            code_python = gr.Code(snippets.python(spec.defaults()), language="python",
-                                  label="Python (requests): run, follow, download",
-                                  interactive=False, elem_id="code-python")
-    form = Form(refs.entries, prompt, sizes.width, sizes.height, safety, seed, output_format,
-                randomize, key, secret)
+    code_curl, code_python = code_panel()
+    form = Form(refs.entries, prompt, sizes.width, sizes.height, advanced.safety, advanced.seed,
+                advanced.output_format, advanced.randomize, key, secret)
     with gr.Accordion("Side by side: the same inputs with 2–4 seeds", open=False,
                       elem_id="side-by-side"):
         compare = SideBySide(page, form, spec.defaults())
@@ -119,7 +95,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     view = ResultView(status, result, use_ref, slider, download, details, cost_line,
                       run_button, stop_button)
     generate = Generate(page, form, refs, view, history.entries, history.html)
-    follow = Followers(form, estimate, sizes.marks, seed_marks, code_curl, code_python, compare)
+    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code_curl, code_python,
+                       compare)
 
     # --- wiring ----------------------------------------------------------------------------
     run_event = run_button.click(generate.run, generate.inputs, generate.outputs,
@@ -143,7 +120,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     compare.seeds.change(compare.seeds_changed, {compare.seeds, compare.runs_shown},
                          [compare.confirm, compare.runs_shown], **QUIET)
     history.html.click(history.action(form, refs), {history.entries, refs.entries},
-                       {*form.fill(spec.defaults()), *refs.outputs, randomize, history.note},
+                       {*form.fill(spec.defaults()), *refs.outputs, form.randomize,
+                        history.note},
                        **QUIET)
     compare.run_button.click(compare.run, compare.inputs,
                              compare.outputs | {history.entries, history.html},

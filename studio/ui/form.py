@@ -10,7 +10,7 @@ import gradio as gr
 
 from wiro import spec
 
-from .. import sizes
+from .. import sizes, snippets
 
 
 def number_input(field: spec.ModelInput, **extra) -> gr.Number:
@@ -107,3 +107,38 @@ class SizeInputs:
     def apply(self, data: dict, first_image: tuple[int, int] | None) -> dict:
         width, height = sizes.preset(data[self.ratio], data[self.megapixels], first_image)
         return {self.width: width, self.height: height}
+
+
+class AdvancedInputs:
+    """Safety, seed (with its mark) and format, in a closed accordion."""
+
+    def __init__(self):
+        with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
+            field = spec.SAFETY_TOLERANCE
+            self.safety = gr.Slider(label=field.label, info=field.help, minimum=field.minimum,
+                                    maximum=field.maximum, step=field.step, value=field.default,
+                                    elem_id="safety")
+            with gr.Row(equal_height=True):
+                self.seed = number_input(spec.SEED, info=spec.SEED.help, elem_id="seed")
+                self.randomize = gr.Checkbox(label="Randomize seed", value=False,
+                                             elem_id="randomize")
+            self.seed_marks = gr.HTML("", elem_id="seed-marks")
+            self.output_format = gr.Radio(
+                label=spec.OUTPUT_FORMAT.label, info=spec.OUTPUT_FORMAT.help,
+                choices=[(o.label, o.value) for o in spec.OUTPUT_FORMAT.options],
+                value=spec.OUTPUT_FORMAT.default, elem_id="format")
+
+
+def code_panel() -> tuple[gr.Code, gr.Code]:
+    """Request as code, full width: curl beside a whole Python script."""
+    with gr.Accordion("Request as code", open=False, elem_id="request-as-code"):
+        gr.Markdown("The exact Run request for the inputs above, signed like Wiro's docs; the "
+                    "Python script also follows the task and downloads the image. Your key and "
+                    "secret come from `$WIRO_API_KEY` / `$WIRO_API_SECRET`; never shown here.")
+        with gr.Row(equal_height=False):
+            curl = gr.Code(snippets.curl(spec.defaults()), language="shell", label="curl",
+                           interactive=False, elem_id="code-curl")
+            python = gr.Code(snippets.python(spec.defaults()), language="python",
+                             label="Python (requests): run, follow, download",
+                             interactive=False, elem_id="code-python")
+    return curl, python
