@@ -63,7 +63,8 @@ def to_html(status: RunStatus, frame: tuple[int, int] | None = None) -> str:
                f'<div style="width:{pct}%"></div></div>')
         if kind == "running" and frame and all(frame):
             bar = (f'<div class="run-frame" style="aspect-ratio:{int(frame[0])}/{int(frame[1])}">'
-                   f'<div class="run-frame-inner"><span class="run-frame-pct">{pct}%</span>'
+                   f'<div class="run-frame-inner"><span class="run-frame-note">The image will appear '
+                   f'here</span>'
                    f"{bar}</div></div>")
         parts.append(bar)
     if status.detail:

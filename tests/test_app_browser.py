@@ -498,7 +498,7 @@ def contrast_of_everything(page) -> list[dict]:
     }""", [every_status_kind(), field_marks(width=1000)])
     page.wait_for_selector("#run-status-box .run-status[data-kind=error]")
     selectors = ", ".join([".run-status .run-title", ".run-status .run-body",
-                           ".run-status .run-frame-pct", "#mode-banner", ".field-problem",
+                           ".run-status .run-frame-note", "#mode-banner", ".field-problem",
                            ".cost-estimate"])
     return page.evaluate(CONTRAST_JS, selectors)
 
