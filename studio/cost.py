@@ -1,10 +1,11 @@
 """What a run will cost, said before Generate: an ESTIMATE from wiro.pricing's rule.
 
 The output size comes from width and height (0: the first reference image's size, when it
-is an upload; a URL's size is unknown until Wiro fetches it). Reference images count at
-the size they will be sent at, after `wiro.uploads` has shrunk them; URL references are
-not counted, and the estimate says so. Wiro's `totalcost` on the finished task is the
-real charge; `compare_html` puts the two side by side.
+is an upload). Reference images count at the size they will be sent at, after
+`wiro.uploads` has shrunk them. A URL's size is unknown until Wiro fetches it: the estimate
+assumes ASSUMED_URL_SIZE for it (as input, and as output for a 0 size matching it) and says
+so; the simulator bills a URL the same way, so estimate and charge agree there. Wiro's
+`totalcost` on the finished task is the real charge; `compare_html` puts the two side by side.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from typing import Any, Mapping
 
 from wiro import pricing, spec, uploads
 
-UNKNOWN_OUTPUT = (spec.WIDTH.default, spec.HEIGHT.default)
+# What a URL reference is taken to measure (wiro/simulator/task.py bills it so too).
+ASSUMED_URL_SIZE = (spec.WIDTH.default, spec.HEIGHT.default)
+UNKNOWN_OUTPUT = ASSUMED_URL_SIZE
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,9 @@ class Estimate:
     usd: float  # one run
     output_size: tuple[int, int]
     output_known: bool  # False: width/height 0 and image 1 is a URL (assumed default size)
-    counted: int  # uploaded references counted
+    counted: int  # references counted (uploads and URLs)
     input_mp: float  # their billable megapixels
-    urls: int  # URL references, not counted
+    urls: int  # URL references, counted at ASSUMED_URL_SIZE
 
     def total(self, runs: int = 1) -> float:
         return round(self.usd * max(1, runs), 6)
@@ -77,7 +80,7 @@ def estimate(values: Mapping[str, Any]) -> Estimate | None:
         else:
             matched = match_input_size(first)
         width, height = width or matched[0], height or matched[1]
-    counted = [s for s in sizes if s]
+    counted = [s or ASSUMED_URL_SIZE for s, i in zip(sizes, images) if s or uploads.is_url(i)]
     input_mp = pricing.input_megapixels(counted)
     return Estimate(
         usd=pricing.estimate_cost(width, height, input_mp),
@@ -89,30 +92,40 @@ def money(usd: float) -> str:
     return f"${usd:.3f}" if round(usd, 3) == round(usd, 6) else f"${usd:.4f}"
 
 
-def estimate_text(est: Estimate | None, runs: int = 1) -> str:
+def size_problem(values: Mapping[str, Any]) -> str:
+    """Why there is no estimate: the size field to fix (the field itself says how)."""
+    bad = [f.label.lower() for f in (spec.WIDTH, spec.HEIGHT)
+           if _size(values.get(f.name, f.default), f) is None]
+    return f"fix the {' and '.join(bad)} first" if bad else "enter a width and height"
+
+
+def estimate_text(est: Estimate | None, runs: int = 1, missing: str = "") -> str:
     if est is None:
-        return "Estimated cost: enter a width and height."
+        return f"Estimated cost: {missing or 'enter a width and height'}."
     w, h = est.output_size
     out_mp = pricing.billable_megapixels(w, h)
     parts = [f"{out_mp} MP out ({w}×{h}{'' if est.output_known else ', assumed'})"]
     if est.counted:
-        plural = "s" if est.counted > 1 else ""
-        parts.append(f"{est.input_mp:g} MP in ({est.counted} upload{plural})")
+        uploaded = est.counted - est.urls
+        kinds = [f"{n} {word}{'s' if n > 1 else ''}"
+                 for n, word in ((uploaded, "upload"), (est.urls, "URL image")) if n]
+        parts.append(f"{est.input_mp:g} MP in ({', '.join(kinds)})")
     text = f"Estimated cost: {money(est.total(runs))}"
     if runs > 1:
         text += f" ({runs} runs × {money(est.usd)})"
     text += " · " + " + ".join(parts)
     if est.urls:
-        text += " + URL images not counted"
+        w, h = ASSUMED_URL_SIZE
+        text += f" · URL images assumed {w}×{h} (their size is known once Wiro fetches them)"
     return text
 
 
-def estimate_html(est: Estimate | None, runs: int = 1) -> str:
+def estimate_html(est: Estimate | None, runs: int = 1, missing: str = "") -> str:
     usd = "" if est is None else f"{est.total(runs):.6f}"
     return (f'<div class="cost-estimate" data-usd="{usd}" data-runs="{runs}" '
             f'title="An estimate from Black Forest Labs\' published per-megapixel rates; '
             f'Wiro reports the real charge when the run ends.">'
-            f"{html.escape(estimate_text(est, runs))}</div>")
+            f"{html.escape(estimate_text(est, runs, missing))}</div>")
 
 
 def compare_text(estimated: float | None, charged: float | None) -> str:

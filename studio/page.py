@@ -1,8 +1,8 @@
-"""The demo page's handlers for Generate, Stop, a closed tab and the `generate` API.
+"""What every run shares (backend, guard, active runs, result files), one run for the page
+or the API, Stop, a closed tab, and the `generate` API endpoint.
 
-`DemoPage` owns what every run shares (backend, guard, active runs, result files); app.py
-builds the components and wires them to these methods. Gradio is imported here because
-this is the page; `wiro/` stays free of it.
+The page's components and their handlers live in studio/ui/; they call `DemoPage.run_once`.
+Gradio is imported here for gr.Request and gr.Error; `wiro/` stays free of it.
 """
 from __future__ import annotations
 
@@ -13,44 +13,22 @@ import gradio as gr
 
 from wiro import WiroClient, spec
 
-from . import references
 from .backend import AppSettings, start_backend
 from . import admission  # issue 12
 from .guards import Guard, GuardSettings
 from .visitors import Visitors  # issue 12
 from .outputs import OutputStore
-from . import status as run_status
 from .run import ActiveRuns, RunUpdate
-from .status import RunStatus
 
 # API callers see no progress; an occasional yield still lets Gradio stop the run (and its
 # remote task) when the caller goes away.
 API_HEARTBEAT_SECONDS = 1.0
-IDLE_STATUS = run_status.to_html(run_status.IDLE)
 
 
 def model_values(images, prompt, width, height, safety, seed, output_format) -> dict:
-    """The seven model inputs by name, from component values in the spec's order."""
+    """The seven model inputs by name, from the API's arguments in the spec's order."""
     names = [f.name for f in spec.INPUTS]
     return dict(zip(names, (images, prompt, width, height, safety, seed, output_format)))
-
-
-def refs_view(entries: list[str], note: str = "") -> tuple:
-    """The reference list's State, its numbered thumbnails, the selector and a note."""
-    choices = references.choices(entries)
-    return (entries, references.render(entries),
-            gr.update(choices=choices, value=choices[-1][1] if choices else None), note)
-
-
-def page_outputs(update: RunUpdate, randomize: bool) -> tuple:
-    """Status, result image, download, details and seed; only the status changes until the
-    run has an image, so nothing the visitor entered is ever overwritten."""
-    done = update.image is not None
-    return (run_status.to_html(update.status),
-            update.image if done else gr.skip(),
-            gr.update(value=update.image, visible=True) if done else gr.skip(),
-            update.details if done else gr.skip(),
-            update.seed if randomize and update.seed is not None else gr.skip())
 
 
 class DemoPage:
@@ -99,20 +77,12 @@ class DemoPage:
 
     # --- the page ------------------------------------------------------------------------
 
-    def run_from_page(self, images, prompt, width, height, safety, seed, randomize,
-                      output_format, api_key, api_secret, request: gr.Request):
-        values = model_values(images, prompt, width, height, safety, seed, output_format)
-        for update in self.run_once(request.session_hash, values, request, bool(randomize),
-                                    api_key, api_secret):
-            yield page_outputs(update, randomize)
-
-    def stop_from_page(self, request: gr.Request) -> str:
-        lines = self.active_runs.stop(request.session_hash)
+    def stop_session(self, session: str) -> list[str] | None:
+        """Stop the session's tasks; what happened to each, None if nothing was running."""
+        lines = self.active_runs.stop(session)
         # The run's generator may still send an update; answer after it, so Stop's is last.
-        self.active_runs.wait_until_ended(request.session_hash)
-        if not lines:
-            return run_status.to_html(RunStatus("stopped", "Nothing was running."))
-        return run_status.to_html(RunStatus("stopped", "Stopped.", "\n".join(lines)))
+        self.active_runs.wait_until_ended(session)
+        return lines or None
 
     def end_session(self, request: gr.Request) -> None:
         """The tab closed or reloaded: stop its tasks and forget its files."""
@@ -121,8 +91,10 @@ class DemoPage:
 
     # --- the API -------------------------------------------------------------------------
 
-    def run_from_api(self, inputImage, prompt, width, height, safetyTolerance, seed,
-                     outputFormat, request: gr.Request):
+    def run_from_api(self, inputImage=None, prompt=spec.PROMPT.default,
+                     width=spec.WIDTH.default, height=spec.HEIGHT.default,
+                     safetyTolerance=spec.SAFETY_TOLERANCE.default, seed=spec.SEED.default,
+                     outputFormat=spec.OUTPUT_FORMAT.default, request: gr.Request = None):
         values = model_values(inputImage, prompt, width, height, safetyTolerance, seed,
                               outputFormat)
         # issue 12: an MCP call has its own session (studio/visitors.py)

@@ -6,10 +6,9 @@ Pure functions, so Gradio's State holds plain lists and tests need no browser.
 """
 from __future__ import annotations
 
-import html
 import os
 from typing import Iterable
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from wiro import spec
 
@@ -71,26 +70,3 @@ def label(entries: list[str], number: int) -> str:
     entry = entries[number - 1]
     name = os.path.basename(urlsplit(entry).path) if is_url(entry) else os.path.basename(entry)
     return f"image {number}: {name or entry}"
-
-
-def choices(entries: list[str]) -> list[tuple[str, int]]:
-    return [(label(entries, n), n) for n in range(1, len(entries) + 1)]
-
-
-def render(entries: list[str]) -> str:
-    """Numbered thumbnails in send order. URLs load straight from their host."""
-    if not entries:
-        return ('<div class="refs-empty">No reference images: text-to-image. Upload images or '
-                'add URLs to edit or combine them (up to 8).</div>')
-    cards = []
-    for number, entry in enumerate(entries, start=1):
-        src = entry if is_url(entry) else f"/gradio_api/file={quote(entry)}"
-        kind = "URL" if is_url(entry) else "upload"
-        name = html.escape(label(entries, number).split(": ", 1)[1])
-        cards.append(
-            f'<figure class="ref-card" data-ref="{number}">'
-            f'<img src="{html.escape(src)}" alt="image {number}" loading="lazy" '
-            "onerror=\"this.style.visibility='hidden'\">"
-            f'<figcaption><b>image {number}</b> · {kind}<br><span>{name}</span></figcaption>'
-            "</figure>")
-    return f'<div class="refs" data-count="{len(entries)}">{"".join(cards)}</div>'

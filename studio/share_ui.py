@@ -5,11 +5,11 @@ in a shared result's inputs and never starts a run.
 app.py uses it in three places:
 
     keep = share_ui.build()                       # layout, under the result
-    keep.wire(demo, [run_event, sbs_event], restore_outputs, page.outputs)   # wiring
+    keep.wire(demo, [run_event, sbs_event], form, refs, page.outputs)   # wiring
     app_kwargs=share_ui.app_kwargs()              # in launch_options(): the share routes
 
 The results themselves are kept by `studio.results.keep`, called where finished runs are
-recorded (studio/page_extras.py).
+recorded (studio/ui/generate.py, studio/ui/compare.py).
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from wiro import spec
 
 from . import result_views
 from .outputs import OutputStore
-from .page import refs_view
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
@@ -73,11 +72,11 @@ class KeepShare:
     browser: Any
     page_url: Any
 
-    def wire(self, demo: gr.Blocks, run_events: Sequence[Any], restore_outputs: Sequence[Any],
+    def wire(self, demo: gr.Blocks, run_events: Sequence[Any], form: Any, refs: Any,
              outputs: OutputStore) -> None:
-        """`restore_outputs`: prompt, the four reference outputs (state, thumbnails, selector,
-        note), width, height, safety tolerance, seed, output format and "randomize seed"."""
-        restore_outputs = list(restore_outputs)
+        """`form` (studio/ui/form.Form) and `refs` (ReferencePanel) get a shared result's
+        inputs back when the page opens with ?restore=<token>."""
+        restore_outputs = {*form.fill(spec.defaults()), *refs.outputs, form.randomize}
 
         def on_load(browser, request: gr.Request):
             session = request.session_hash
@@ -85,17 +84,18 @@ class KeepShare:
             store().claim(session, browser)
             token = request.query_params.get("restore")
             result = store().by_token(token) if token is not None else None
+            shown = {self.browser: browser, self.pick: _choices(browser, session)}
             if token is None:
-                restored = [gr.skip()] * len(restore_outputs)
-                note = ""
-            elif result is None:
-                restored = [gr.skip()] * len(restore_outputs)
-                note = "That shared link leads nowhere: it may have been deleted."
-            else:
-                restored = restore_values(result, outputs, session)
-                note = (f"Restored every input of shared task {result.task_id}. Nothing has "
-                        "run: tweak the inputs and press Generate when you want a new image.")
-            return (browser, _choices(browser, session), *restored, note)
+                return shown
+            if result is None:
+                return {**shown, self.note: "That shared link leads nowhere: it may have been "
+                                            "deleted."}
+            values, references = restore_values(result, outputs, session)
+            return {**shown, **form.fill(values), **refs.show(references),
+                    form.randomize: False,
+                    self.note: f"Restored every input of shared task {result.task_id}. Nothing "
+                               "has run: tweak the inputs and press Generate when you want a "
+                               "new image."}
 
         demo.load(on_load, [self.browser], [self.browser, self.pick, *restore_outputs,
                                             self.note], **PRIVATE)
@@ -151,8 +151,9 @@ def download(outputs: OutputStore, request: gr.Request):
             "index.html (a contact sheet that opens offline).")
 
 
-def restore_values(result: Result, outputs: OutputStore, session: str) -> list:
-    """The page's inputs from a kept result. Uploaded references come back as copies in the
+def restore_values(result: Result, outputs: OutputStore,
+                   session: str) -> tuple[dict, list[str]]:
+    """The page's inputs (by spec name) and reference entries from a kept result. Uploaded references come back as copies in the
     tab's own output folder, which the page may show and the next run may send."""
     refs = []
     for number, ref in enumerate(result.references, start=1):
@@ -165,11 +166,7 @@ def restore_values(result: Result, outputs: OutputStore, session: str) -> list:
             shutil.copyfile(kept, copy)
             refs.append(str(copy))
     inputs = result.inputs
-    values = {f.name: inputs.get(f.name, f.default) for f in spec.INPUTS}
-    return [values[spec.PROMPT.name], *refs_view(refs),
-            values[spec.WIDTH.name], values[spec.HEIGHT.name],
-            values[spec.SAFETY_TOLERANCE.name], values[spec.SEED.name],
-            values[spec.OUTPUT_FORMAT.name], False]
+    return {f.name: inputs.get(f.name, f.default) for f in spec.INPUTS}, refs
 
 
 def build() -> KeepShare:

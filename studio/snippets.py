@@ -156,10 +156,12 @@ def python(values: Mapping[str, Any]) -> str:
     images, params = request_parts(values)
     names = _file_names(images)
     lines = [
-        f'"""{spec.MODEL_TITLE} on Wiro: the Run this page would send for the inputs above."""',
+        f'"""{spec.MODEL_TITLE} on Wiro: the Run this page would send for the inputs above,',
+        'then follow the task (Task/Detail every 2 s) and download the image."""',
         "import hashlib",
         "import hmac",
         "import os",
+        "import sys",
         "import time",
         "",
         "import requests",
@@ -167,20 +169,26 @@ def python(values: Mapping[str, Any]) -> str:
         f'API_KEY = os.environ["{KEY_ENV}"]',
         f'API_SECRET = os.environ["{SECRET_ENV}"]',
         f'BASE_URL = os.environ.get("{BASE_ENV}", "{DEFAULT_BASE_URL}")',
+        'DONE = {"task_postprocess_end", "task_cancel"}  # the statuses a task ends in',
         "",
-        "nonce = str(int(time.time() * 1000))  # a fresh one for every request",
-        "signature = hmac.new(API_KEY.encode(), (API_SECRET + nonce).encode(),",
-        "                     hashlib.sha256).hexdigest()",
-        'headers = {"x-api-key": API_KEY, "x-nonce": nonce, "x-signature": signature}',
+        "",
+        "def signed_headers():",
+        '    """Wiro\'s signature: HMAC-SHA256 keyed with the API key over secret + nonce."""',
+        "    nonce = str(int(time.time() * 1000))  # a fresh one for every request",
+        "    signature = hmac.new(API_KEY.encode(), (API_SECRET + nonce).encode(),",
+        "                         hashlib.sha256).hexdigest()",
+        '    return {"x-api-key": API_KEY, "x-nonce": nonce, "x-signature": signature}',
+        "",
+        "",
+        "# 1. Run",
         f'url = f"{{BASE_URL}}/{RUN_PATH}"',
-        "",
     ]
     if not names:
         body = dict(params)
         if images:
             body = {spec.INPUT_IMAGE.name: [entry for _, entry in images], **params}
         lines.append(f"body = {_py_literal(body)}")
-        lines.append("response = requests.post(url, headers=headers, json=body, timeout=60)")
+        lines.append("response = requests.post(url, headers=signed_headers(), json=body, timeout=60)")
     else:
         lines.append("# Uploaded images are named by file: run this next to your copies of them.")
         lines.append("fields = [")
@@ -194,12 +202,36 @@ def python(values: Mapping[str, Any]) -> str:
         for name, value in params.items():
             lines.append(f"    ({name!r}, (None, {str(value)!r})),")
         lines.append("]")
-        lines.append("response = requests.post(url, headers=headers, files=fields, timeout=60)")
+        lines.append("response = requests.post(url, headers=signed_headers(), files=fields, "
+                     "timeout=60)")
     lines += [
         "data = response.json()",
-        "print(data)",
-        'if data.get("result"):',
-        '    print("task id:", data["taskid"])',
+        'if not data.get("result"):',
+        '    sys.exit(f"Wiro refused the run: {data}")',
+        'taskid = data["taskid"]',
+        'print("task id:", taskid)',
+        "",
+        "# 2. Follow: Task/Detail until the task has ended (Wiro also offers a WebSocket).",
+        "while True:",
+        '    detail = requests.post(f"{BASE_URL}/Task/Detail", headers=signed_headers(),',
+        '                           json={"taskid": taskid}, timeout=60).json()',
+        '    task = detail["tasklist"][0]',
+        '    print("status:", task["status"])',
+        '    if task["status"] in DONE:',
+        "        break",
+        "    time.sleep(2)",
+        "",
+        "# 3. Download: a finished task has pexit \"0\" and its outputs.",
+        'if task["status"] != "task_postprocess_end" or str(task.get("pexit")) != "0" \\',
+        '        or not task.get("outputs"):',
+        '    sys.exit(f"No image: the task ended as {task[\'status\']} (pexit {task.get(\'pexit\')}).")',
+        'for output in task["outputs"]:',
+        '    image = requests.get(output["url"], timeout=120)',
+        "    image.raise_for_status()",
+        '    name = os.path.basename(output["name"]) or "output"  # never a path outside here',
+        '    with open(name, "wb") as file:',
+        "        file.write(image.content)",
+        '    print("saved", name, "· cost $" + str(task.get("totalcost")))',
     ]
     return "\n".join(lines)
 

@@ -35,20 +35,38 @@ class RunStatus:
         return "\n".join(line.strip() for line in lines if line.strip())
 
 
-def to_html(status: RunStatus) -> str:
-    """The status area: a title, elapsed time, a bar while running, the detail, problems."""
+# A sign beside the title, so a status never depends on colour alone.
+_SIGNS = {"idle": "", "running": "", "done": "✓", "stopped": "■", "invalid": "!",
+          "refused": "!", "error": "✕"}
+
+
+def to_html(status: RunStatus, frame: tuple[int, int] | None = None) -> str:
+    """The status area: a title, elapsed time, a bar while running, the detail, problems.
+
+    `frame` (width, height): while running, the bar sits in a box of the result's shape,
+    where the image will appear. Colours come from the stylesheet (theme variables)."""
     kind = status.kind
     parts = [f'<div class="run-status run-{kind}" data-kind="{kind}" '
-             f'data-status="{html.escape(status.wiro_status)}">',
-             f'<div class="run-title">{html.escape(status.title)}']
+             f'data-status="{html.escape(status.wiro_status)}">']
+    sign = _SIGNS.get(kind, "")
+    parts.append('<div class="run-title">')
+    if sign:
+        parts.append(f'<span class="run-sign" aria-hidden="true">{sign}</span> ')
+    parts.append(html.escape(status.title))
     if status.elapsed is not None:
         parts.append(f' <span class="run-elapsed">{status.elapsed:.1f} s</span>')
     parts.append("</div>")
     if status.fraction is not None:
         pct = round(max(0.0, min(status.fraction, 1.0)) * 100)
-        parts.append(f'<div class="run-bar" role="progressbar" aria-valuenow="{pct}" '
-                     f'aria-valuemin="0" aria-valuemax="100"><div style="width:{pct}%"></div>'
-                     "</div>")
+        bar = (f'<div class="run-bar" role="progressbar" aria-valuenow="{pct}" '
+               f'aria-valuemin="0" aria-valuemax="100" aria-label="Progress">'
+               f'<div style="width:{pct}%"></div></div>')
+        if kind == "running" and frame and all(frame):
+            bar = (f'<div class="run-frame" style="aspect-ratio:{int(frame[0])}/{int(frame[1])}">'
+                   f'<div class="run-frame-inner"><span class="run-frame-note">The image will appear '
+                   f'here</span>'
+                   f"{bar}</div></div>")
+        parts.append(bar)
     if status.detail:
         body = "<br>".join(html.escape(line) for line in status.detail.splitlines())
         parts.append(f'<div class="run-body">{body}</div>')

@@ -88,3 +88,39 @@ def test_width_zero_matches_the_first_uploaded_image(client, app_sim, live_app, 
     with Image.open(image_path) as image:
         assert image.size == (640, 352)
     assert live_app.task(details["task_id"])["inputs"][0]["source"] == "wide.png"
+
+
+# --- the API page: what it shows is what works ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def generate_info(live_app):
+    import requests
+    info = requests.get(f"{live_app.url}/gradio_api/info", timeout=10).json()
+    return info["named_endpoints"]["/generate"]
+
+
+def test_api_page_types_defaults_and_descriptions_come_from_the_spec(generate_info):
+    from studio import apidoc
+
+    params = {p["parameter_name"]: p for p in generate_info["parameters"]}
+    assert list(params) == [f.name for f in spec.INPUTS]
+    image = params[spec.INPUT_IMAGE.name]
+    assert image["parameter_has_default"] and image["parameter_default"] is None
+    for field in spec.NUMBER_INPUTS:
+        assert params[field.name]["type"]["type"] == "integer", field.name
+        assert params[field.name]["python_type"]["type"] == "int", field.name
+    for field in spec.INPUTS:
+        assert params[field.name]["python_type"]["description"] == apidoc.parameter_help(field)
+    # The example call uses an image (Wiro's own sample), not Gradio's sample PDF.
+    example = image["example_input"]
+    assert example and all(str(e.get("url") or e.get("path")).endswith(".jpg")
+                           for e in example)
+
+
+def test_a_prompt_only_call_needs_no_input_image(client, app_sim, live_app):
+    image_path, details = client.predict(prompt="A paper boat on a pond", width=256,
+                                         height=256, api_name="/generate")
+    with Image.open(image_path) as image:
+        assert image.size == (256, 256)
+    task = live_app.task(details["task_id"])
+    assert task["inputs"] == [] and task["prompt"] == "A paper boat on a pond"

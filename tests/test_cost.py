@@ -26,15 +26,16 @@ def test_bigger_outputs_cost_more():
     assert est.usd == pytest.approx(pricing.FIRST_OUTPUT_MP_USD + 3 * pricing.EXTRA_OUTPUT_MP_USD)
 
 
-def test_uploads_count_at_the_size_they_are_sent_urls_are_not_counted(tmp_path):
+def test_uploads_count_at_the_size_they_are_sent_urls_at_an_assumed_size(tmp_path):
     big = tmp_path / "big.jpg"
     Image.new("RGB", (6000, 4000)).save(big)  # sent at 4 MP (millions): 4 billable MP
     est = cost.estimate(values(inputImage=[str(big), URL]))
-    assert est.counted == 1 and est.urls == 1
-    assert est.input_mp == 4
-    assert est.usd == pytest.approx(0.03 + 4 * pricing.INPUT_MP_USD)
+    assert est.counted == 2 and est.urls == 1
+    assert est.input_mp == 4 + 1  # the URL at the assumed 1024×1024
+    assert est.usd == pytest.approx(0.03 + 5 * pricing.INPUT_MP_USD)
     text = cost.estimate_text(est)
-    assert "+ URL images not counted" in text and "4 MP in (1 upload)" in text
+    assert "5 MP in (1 upload, 1 URL image)" in text
+    assert "URL images assumed 1024×1024" in text
 
 
 def test_zero_matches_the_first_upload(tmp_path):
@@ -57,9 +58,13 @@ def test_several_runs_multiply():
     assert cost.estimate_text(est, 3).startswith("Estimated cost: $0.090 (3 runs × $0.030)")
 
 
-def test_half_typed_numbers_give_no_estimate():
+def test_half_typed_numbers_give_no_estimate_and_name_the_field_to_fix():
     assert cost.estimate(values(width=None)) is None
     assert "enter a width" in cost.estimate_text(None)
+    assert cost.size_problem(values(width=1000)) == "fix the width first"
+    assert cost.size_problem(values(width=1000, height=7)) == "fix the width and height first"
+    assert "fix the height first" in cost.estimate_html(None, missing=cost.size_problem(
+        values(height=1000.5)))
 
 
 def test_estimate_against_the_charge():
@@ -97,3 +102,26 @@ def test_no_estimate_and_no_crash_for_a_size_validation_will_refuse(bad):
     values = {**spec.defaults(), spec.INPUT_IMAGE.name: [], spec.WIDTH.name: bad}
     assert cost.estimate(values) is None
     assert "$" not in cost.estimate_html(None)
+
+
+@pytest.mark.parametrize("number", range(1, len(spec.INSPIRATIONS) + 1))
+def test_estimate_equals_the_simulators_charge_for_every_inspiration(number, sim, sim_state,
+                                                                     tmp_path):
+    """The default page's inspirations (URL references included) cost what was estimated."""
+    from studio.backend import Backend
+    from studio.outputs import OutputStore
+    from studio.run import ActiveRuns, generate
+    from wiro.settings import Settings
+
+    from conftest import TEST_KEY, TEST_SECRET
+
+    inspiration = spec.INSPIRATIONS[number - 1]
+    v = {**spec.defaults(), **inspiration.values()}
+    est = cost.estimate(v)
+    backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
+                               poll_interval=0.02), simulator=sim)
+    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", v))[-1]
+    assert last.details is not None, last.status.text()
+    assert last.details["cost_usd"] == pytest.approx(est.usd), inspiration.title
+    if inspiration.input_images:
+        assert "assumed" in cost.estimate_text(est)

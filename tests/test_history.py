@@ -104,16 +104,8 @@ def wait_done(page):
     page.wait_for_selector("#run-status-box .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
 
 
-def open_advanced(page):
-    if not page.locator("#width input").is_visible():
-        page.get_by_text("Advanced settings", exact=True).click()
-    page.wait_for_selector("#width input", state="visible")
-
-
-def set_number(page, elem_id, value):
-    box = page.locator(f"#{elem_id} input")
-    box.fill(str(value))
-    box.press("Tab")
+from tests.page_helpers import (UPLOAD_INPUT, open_advanced, ref_names,  # noqa: E402
+                                set_number, wait_for_ref_count)
 
 
 def cards(page):
@@ -134,8 +126,7 @@ def page_inputs(page):
         "seed": page.input_value("#seed input"),
         "safety": page.input_value("#safety input[type=number]"),
         "format": page.eval_on_selector("#format input:checked", "e => e.value"),
-        "refs": page.eval_on_selector_all("#refs .ref-card img",
-                                          "i => i.map(e => e.getAttribute('src'))"),
+        "refs": ref_names(page),
     }
 
 
@@ -145,8 +136,8 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
     Image.new("RGB", (320, 240), (40, 160, 60)).save(upload)
 
     # Run 1: the default URLs plus an upload, at 512×512, seed 123.
-    page.set_input_files("#ref-upload input[type=file]", str(upload))
-    expect(page.locator("#refs .ref-card")).to_have_count(3, timeout=UI_MS)
+    page.set_input_files(UPLOAD_INPUT, str(upload))
+    wait_for_ref_count(page, 3)
     page.locator("#prompt textarea").fill("First run: a garden")
     open_advanced(page)
     set_number(page, "width", 512)
@@ -158,7 +149,7 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
 
     # Run 2: everything different.
     page.click("#ref-clear")
-    expect(page.locator("#refs .ref-card")).to_have_count(0, timeout=UI_MS)
+    wait_for_ref_count(page, 0)
     page.locator("#prompt textarea").fill("Second run: a desert")
     set_number(page, "width", 256)
     set_number(page, "height", 384)
@@ -189,21 +180,19 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
     # Restore run 1: every input comes back.
     page.locator(f'#history .hist-card[data-task="{first_task["id"]}"] .hist-restore').click()
     expect(page.locator("#history-note")).to_contain_text(f"task {first_task['id']}", timeout=UI_MS)
-    expect(page.locator("#refs .ref-card")).to_have_count(3, timeout=UI_MS)
+    wait_for_ref_count(page, 3)
     restored = page_inputs(page)
     assert restored["prompt"] == "First run: a garden"
     assert (restored["width"], restored["height"], restored["seed"]) == ("512", "512", "123")
     assert restored["safety"] == "2" and restored["format"] == "png"
-    assert restored["refs"][:2] == spec.default_reference_images()
-    assert restored["refs"][2].startswith("/gradio_api/file=") and \
-        restored["refs"][2].endswith("garden.png")
+    assert restored["refs"] == [u.rsplit("/", 1)[1] for u in spec.default_reference_images()] \
+        + ["garden.png"]
 
     # Use run 2's image as a reference: it joins the list as an upload, last.
     page.locator(f'#history .hist-card[data-task="{second_task["id"]}"] .hist-use').click()
-    expect(page.locator("#refs .ref-card")).to_have_count(4, timeout=UI_MS)
-    fourth = page.locator('#refs .ref-card[data-ref="4"]')
-    expect(fourth).to_contain_text("upload", timeout=UI_MS)
-    expect(fourth).to_contain_text(f"flux2pro-task{second_task['id']}", timeout=UI_MS)
+    wait_for_ref_count(page, 4)
+    fourth = page.locator("#refs .thumbnail-item").nth(3)
+    expect(fourth).to_contain_text(f"image 4: flux2pro-task{second_task['id']}", timeout=UI_MS)
 
     # Generate with the restored inputs: Wiro gets run 1's inputs plus run 2's image.
     page.click("#generate")
@@ -221,10 +210,11 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
 def test_estimate_beside_generate_and_charge_after(page, app_sim, live_app):
     expect = _expect()
     box = page.locator("#cost-estimate .cost-estimate")
-    expect(box).to_contain_text("Estimated cost: $0.030", timeout=UI_MS)
-    # The two default references are URLs: their size is unknown here.
-    expect(box).to_contain_text("+ URL images not counted", timeout=UI_MS)
+    # The two default references are URLs: their size is unknown here, so assumed (and said).
+    expect(box).to_contain_text("Estimated cost: $0.060", timeout=UI_MS)
+    expect(box).to_contain_text("URL images assumed 1024×1024", timeout=UI_MS)
     page.click("#ref-clear")
+    expect(box).to_contain_text("Estimated cost: $0.030", timeout=UI_MS)
     expect(box).not_to_contain_text("URL images", timeout=UI_MS)
     open_advanced(page)
     set_number(page, "width", 2048)

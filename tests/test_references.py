@@ -13,7 +13,7 @@ def test_files_and_urls_mix_in_the_order_added(tmp_path):
     entries, note = references.add_url(entries, URL_B)
     assert entries == [URL_A, str(upload), URL_B]
     assert note == ""
-    assert [label for label, _ in references.choices(entries)] == [
+    assert [references.label(entries, n) for n in (1, 2, 3)] == [
         "image 1: a.jpg", "image 2: road.png", "image 3: b.png"]
 
 
@@ -39,12 +39,3 @@ def test_remove_and_move_use_the_numbers_shown_on_the_page():
     assert references.move(entries, 1, +1) == [URL_B, URL_A, "/tmp/c.png"]
     assert references.remove(entries, None) == entries
     assert references.remove(entries, 9) == entries
-
-
-def test_render_numbers_every_image_and_serves_uploads_through_gradio():
-    page = references.render([URL_A, "/tmp/up load.png"])
-    assert 'data-count="2"' in page
-    assert "<b>image 1</b>" in page and "<b>image 2</b>" in page
-    assert f'src="{URL_A}"' in page
-    assert "/gradio_api/file=/tmp/up%20load.png" in page
-    assert "text-to-image" in references.render([])

@@ -46,9 +46,9 @@ def wait_done(page, count=1):
 
 
 def open_advanced(page):
-    if not page.locator("#width input").is_visible():
+    if not page.locator("#seed input").is_visible():
         page.get_by_text("Advanced settings", exact=True).click()
-    page.wait_for_selector("#width input", state="visible")
+    page.wait_for_selector("#seed input", state="visible")
 
 
 def set_number(page, elem_id, value):
@@ -66,7 +66,7 @@ def page_inputs(page) -> dict:
         "seed": page.input_value("#seed input"),
         "safety": page.input_value("#safety input[type=number]"),
         "format": page.eval_on_selector("#format input:checked", "e => e.value"),
-        "refs": page.eval_on_selector_all("#refs .ref-card img", "i => i.length"),
+        "refs": page.eval_on_selector_all("#refs .thumbnail-item img", "i => i.length"),
     }
 
 
@@ -96,8 +96,8 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
     upload = tmp_path / "harbour.png"
     Image.new("RGB", (400, 300), (30, 90, 160)).save(upload)
     page.click("#ref-clear")
-    page.set_input_files("#ref-upload input[type=file]", str(upload))
-    expect(page.locator("#refs .ref-card")).to_have_count(1, timeout=UI_MS)
+    page.set_input_files(".ref-add-row input[type=file]", str(upload))
+    expect(page.locator("#refs .thumbnail-item")).to_have_count(1, timeout=UI_MS)
     page.locator("#prompt textarea").fill("A harbour at dawn, shared with the team")
     open_advanced(page)
     set_number(page, "width", 512)
@@ -139,7 +139,7 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
         assert page_inputs(viewer) == {
             "prompt": "A harbour at dawn, shared with the team", "width": "512",
             "height": "768", "seed": "4242", "safety": "5", "format": "jpeg", "refs": 1}
-        wait_until(lambda: loaded_images(viewer, "#refs .ref-card img") == [True],
+        wait_until(lambda: loaded_images(viewer, "#refs .thumbnail-item img") == [True],
                    message="the restored reference to show")
         expect(viewer.locator("#run-status-box .run-status")).to_have_attribute(
             "data-kind", "idle")

@@ -269,10 +269,12 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
         "Estimated cost: $0.090 (3 runs × $0.030)", timeout=UI_MS)
 
     runs_before = app_sim.run_calls
-    page.click("#sbs-run")  # not confirmed: nothing starts
+    page.click("#sbs-run")  # not confirmed: nothing starts, and that is said once
     expect(page.locator("#sbs-status .run-status")).to_have_attribute(
         "data-kind", "refused", timeout=UI_MS)
     assert app_sim.run_calls == runs_before
+    expect(page.locator("#sbs-slot-1")).to_be_hidden()
+    assert page.locator("text=Not run — nothing was charged.").count() == 1
 
     confirm.locator("input[type=checkbox]").check()
     page.click("#sbs-run")
@@ -280,6 +282,12 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
         page.wait_for_selector(f"#sbs-status-{slot} .run-status[data-kind=done]",
                                timeout=RUN_TIMEOUT_MS)
         expect(page.locator(f"#sbs-image-{slot} img")).to_be_visible(timeout=UI_MS)
+        expect(page.locator(f"#sbs-stop-{slot}")).to_be_hidden(timeout=UI_MS)  # slot ended
+    # One row of results, each captioned by its seed.
+    tops = {round(page.locator(f"#sbs-slot-{slot}").bounding_box()["y"]) for slot in (1, 2, 3)}
+    assert len(tops) == 1
+    for slot, seed in zip((1, 2, 3), (11, 22, 33)):
+        expect(page.locator(f"#sbs-image-{slot}")).to_contain_text(f"Seed {seed}")
     expect(page.locator("#sbs-slot-4")).to_be_hidden(timeout=UI_MS)
     expect(page.locator("#sbs-status .run-status")).to_contain_text(
         "3 of 3 runs produced", timeout=UI_MS)
@@ -324,8 +332,11 @@ def test_each_slot_has_its_own_stop(page, app_sim, live_app, fresh_guard):
                            timeout=RUN_TIMEOUT_MS)
     assert app_sim.run_calls == runs_before + 2
 
+    expect(page.locator("#sbs-stop-1")).to_be_visible(timeout=UI_MS)  # running: it can stop
     page.click("#sbs-stop-1")
     page.wait_for_selector("#sbs-status-1 .run-status[data-kind=stopped]", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#sbs-stop-1")).to_be_hidden(timeout=UI_MS)
+    expect(page.locator("#sbs-stop-2")).to_be_visible(timeout=UI_MS)
     assert live_app.task(tasks[5])["status"] == "task_cancel"
     assert [t["id"] for t in app_sim.running_tasks()] == [tasks[6]]
     expect(page.locator("#sbs-status-2 .run-status")).to_have_attribute(

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -142,13 +143,21 @@ def test_curl_multipart_creates_the_task_with_files_and_urls_in_order(sim, sim_s
     assert sent[0]["source"] == "red car.png" and sent[2]["source"] == "blue;road.png"
 
 
-def test_python_json_creates_the_task(sim, sim_state, tmp_path):
+def test_python_json_runs_follows_and_downloads_the_image(sim, sim_state, tmp_path):
+    """The Python snippet is a whole script: Run, Task/Detail until done, then the file."""
     v = values(**{spec.INPUT_IMAGE.name: []})
     out = run_python(snippets.python(v), sim, tmp_path)
-    taskid = out.split("task id:")[1].strip()
+    taskid = out.split("task id:")[1].split()[0]
     task = created(sim_state, taskid)
     expect_inputs(task, v[spec.PROMPT.name])
     assert task["inputs"] == []
+    assert "status: task_postprocess_end" in out
+    saved = out.split("saved ")[1].split()[0]
+    with Image.open(tmp_path / saved) as image:  # the task's own image, in the current folder
+        assert image.format == "JPEG" and image.size == (512, 256)
+    outputs = next(m for st, m, _ in sim_state.events(taskid) if st == "task_postprocess_end")
+    served = sim_state.output_bytes(urlsplit(outputs[0]["url"]).path)
+    assert (tmp_path / saved).read_bytes() == served[0]
 
 
 def test_python_multipart_creates_the_task(sim, sim_state, tmp_path):
@@ -161,9 +170,10 @@ def test_python_multipart_creates_the_task(sim, sim_state, tmp_path):
     for path, name in snippets.file_names(v).items():
         shutil.copy(path, work / name)
     out = run_python(snippets.python(v), sim, work)
-    task = created(sim_state, out.split("task id:")[1].strip())
+    task = created(sim_state, out.split("task id:")[1].split()[0])
     expect_inputs(task, v[spec.PROMPT.name])
     assert [(i["kind"], i["width"]) for i in task["inputs"]] == [("url", None), ("file", 96)]
+    assert "saved " in out
 
 
 def test_signature_is_checked(sim, sim_state, tmp_path):
@@ -171,5 +181,6 @@ def test_signature_is_checked(sim, sim_state, tmp_path):
     env = {**env_for(sim), "WIRO_API_SECRET": "wrong"}
     done = subprocess.run([sys.executable, "-c", snippets.python(values())], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert "'result': False" in done.stdout
+    assert done.returncode != 0 and "Wiro refused the run" in done.stderr
+    assert "'result': False" in done.stderr
     assert sim_state.tasks() == []

@@ -1,0 +1,54 @@
+"""The page's frame: title, the mode banner, and the small scripts Gradio has no option
+for (Ctrl/⌘+Enter in the prompt runs; the status is announced to screen readers)."""
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from wiro import spec
+
+from ..backend import SIMULATOR_NOTICE
+
+# The status area is replaced on every update; its wrapper stays, so it is the live region.
+LIVE_REGION = """
+element.setAttribute('role', 'status');
+element.setAttribute('aria-live', 'polite');
+"""
+
+# Generate's own click shows "Starting…" at once, before the server's first answer arrives
+# (that takes a round trip through Gradio's queue); the inputs pass through unchanged.
+STARTING_JS = """(...inputs) => {
+  const box = document.querySelector('#run-status-box .run-status');
+  if (box) {
+    box.className = 'run-status run-running';
+    box.dataset.kind = 'running';
+    box.dataset.status = '';
+    box.innerHTML = '<div class="run-title">Starting…</div>';
+  }
+  return inputs;
+}"""
+
+HEAD = """<script>
+document.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
+  if (!event.target.closest || !event.target.closest('#prompt')) return;
+  event.preventDefault();
+  const button = document.querySelector('#generate');
+  if (button && !button.disabled) button.click();
+}, true);
+</script>"""
+
+
+def header(simulator: bool, bring_your_own_key: bool) -> None:
+    gr.Markdown(f"# {spec.MODEL_TITLE} on Wiro\nBlack Forest Labs' image model: generate from a "
+                "prompt, or edit and combine up to 8 reference images.", elem_id="page-head")
+    if simulator:
+        kind, text = "simulator", SIMULATOR_NOTICE
+    elif bring_your_own_key:
+        kind, text = "live", ("Live, bring your own key: runs are charged to the Wiro key you "
+                              "paste below.")
+    else:
+        kind, text = "live", "Live: calls Wiro's API (each run is charged to the configured key)."
+    gr.HTML(f'<div class="mode-banner {kind}" id="mode-banner" role="note">'
+            f"{html.escape(text)}</div>")

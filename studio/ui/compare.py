@@ -1,0 +1,178 @@
+"""Side by side: the same inputs with 2–4 seeds, one row of results captioned by seed.
+
+A slot shows its image (labelled with its seed), its status and, only while its run is
+going, its own Stop. A refusal of the whole batch (bad seeds, not confirmed, bad inputs, a
+cap) is said once, above the row, and the row stays hidden."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import gradio as gr
+
+from wiro import spec
+
+from .. import admission, cost, results, side_by_side
+from .. import history as hist
+from ..page import DemoPage
+from ..status import RunStatus, to_html
+from .form import Form
+
+SLOTS = side_by_side.MAX_SEEDS
+NOT_RUN = ("invalid", "refused")
+
+
+def runs_for(seeds_text: str) -> int:
+    seeds, problems = side_by_side.parse_seeds(seeds_text)
+    return side_by_side.MIN_SEEDS if problems else len(seeds)
+
+
+class SideBySide:
+    def __init__(self, page: DemoPage, form: Form, estimate: dict):
+        self.page, self.form = page, form
+        self.slot_tasks = side_by_side.SlotTasks()
+        with gr.Row(equal_height=True):
+            self.seeds = gr.Textbox(label="Seeds to compare (2–4, commas between)",
+                                    value=side_by_side.default_seeds(spec.SEED.default),
+                                    scale=3, elem_id="sbs-seeds")
+            with gr.Column(scale=3):
+                self.cost = gr.HTML(cost.estimate_html(cost.estimate(estimate),
+                                                       side_by_side.MIN_SEEDS),
+                                    elem_id="sbs-cost")
+                self.confirm = gr.Checkbox(label=side_by_side.confirm_label(side_by_side.MIN_SEEDS),
+                                           value=False, elem_id="sbs-confirm")
+            self.run_button = gr.Button("Compare seeds", variant="primary", scale=2,
+                                        elem_id="sbs-run")
+        self.runs_shown = gr.State(side_by_side.MIN_SEEDS)  # the N the checkbox's label states
+        self.status = gr.HTML("", elem_id="sbs-status")
+        self.cost_line = gr.HTML("", elem_id="sbs-cost-compare")
+        self.columns, self.images, self.statuses, self.stops = [], [], [], []
+        with gr.Row(equal_height=False, elem_id="sbs-row"):
+            for slot in range(1, SLOTS + 1):
+                with gr.Column(visible=False, min_width=160, elem_id=f"sbs-slot-{slot}") as col:
+                    self.columns.append(col)
+                    self.images.append(gr.Image(label=f"Run {slot}", type="filepath",
+                                                interactive=False, buttons=["fullscreen"],
+                                                elem_id=f"sbs-image-{slot}"))
+                    self.statuses.append(gr.HTML("", elem_id=f"sbs-status-{slot}"))
+                    self.stops.append(gr.Button(f"Stop seed {slot}", size="sm", visible=False,
+                                                elem_id=f"sbs-stop-{slot}"))
+
+    @property
+    def outputs(self) -> set:
+        return {self.status, self.cost_line, self.confirm, *self.columns, *self.images,
+                *self.statuses, *self.stops}
+
+    def seeds_changed(self, data: dict) -> dict:
+        """A new number of runs needs a new confirmation; the same number keeps it."""
+        runs = runs_for(data[self.seeds])
+        if runs == data[self.runs_shown]:
+            return {}
+        return {self.confirm: gr.Checkbox(label=side_by_side.confirm_label(runs), value=False),
+                self.runs_shown: runs}
+
+    def said_once(self, kind: str, title: str, detail: str = "", problems=()) -> dict:
+        return {self.status: to_html(RunStatus(kind, title, detail, problems)),
+                **{column: gr.Column(visible=False) for column in self.columns}}
+
+    def slot_view(self, index: int, seed: int, update) -> dict:
+        status = update.status if update else RunStatus("running", "Waiting to start…",
+                                                        fraction=0.0)
+        head = f'<div class="sbs-seed" data-seed="{seed}">Seed {seed}</div>'
+        return {self.statuses[index]: head + to_html(status),
+                self.stops[index]: gr.Button(visible=not (update and update.finished))}
+
+    def attach_history(self, history: gr.State, history_html: gr.HTML) -> None:
+        """The session's history (laid out below this panel) records every finished run."""
+        self.history, self.history_html = history, history_html
+
+    @property
+    def inputs(self) -> set:
+        return self.form.model | {self.form.key, self.form.secret, self.seeds, self.confirm,
+                                  self.history}
+
+    def run(self, data: dict, request: gr.Request) -> Iterator[dict]:
+        page, session = self.page, request.session_hash
+        history, history_html = self.history, self.history_html
+        seeds, problems = side_by_side.parse_seeds(data[self.seeds])
+        if problems:
+            yield self.said_once("invalid", "Nothing was sent — fix the seeds first:",
+                                 problems=problems)
+            return
+        if not data[self.confirm]:
+            yield self.said_once("refused", "Not run — nothing was charged.",
+                                 f"Tick “{side_by_side.confirm_label(len(seeds))}” first.")
+            return
+        values = {**self.form.values(data), spec.SEED.name: seeds[0]}
+        inputs, estimate = hist.snapshot(values), cost.estimate(values)
+        estimated = estimate.usd if estimate else None
+        entries = data[history]
+        client = page.visitor_client(data[self.form.key], data[self.form.secret])
+        recorded: set[int] = set()
+        charged: list[float] = []
+        # The batch is admitted (caps, image headers) before any upload is decoded.
+        admitted = admission.admit(page.guard, page.visitors.identify(request, session),
+                                   values, len(seeds), own_key=client is not None,
+                                   allow_private_urls=page.backend.allow_private_urls)
+        try:
+            if admitted.refusal:
+                refusal = admitted.refusal.status
+                yield self.said_once(refusal.kind, refusal.title, refusal.detail,
+                                     refusal.problems)
+                return
+            runs = side_by_side.compare(
+                page.backend, page.active_runs, page.outputs, session,
+                admitted.values, seeds, slots=self.slot_tasks, client=client,
+                admit_batch=lambda n: admitted.tickets)
+            first = True
+            for latest in runs:
+                if first and latest and all(u and u.finished and u.status.kind in NOT_RUN
+                                            for u in latest):
+                    status = latest[0].status  # the batch was refused as a whole: say it once
+                    yield self.said_once(status.kind, status.title, status.detail,
+                                         status.problems)
+                    return
+                shown: dict = {}
+                if first:
+                    shown[self.confirm] = False  # each batch asks again
+                    for i, column in enumerate(self.columns):
+                        shown[column] = gr.Column(visible=i < len(seeds))
+                        shown[self.images[i]] = gr.Image(value=None, label=f"Seed {seeds[i]}"
+                                                         if i < len(seeds) else "")
+                for index, update in enumerate(latest):
+                    shown.update(self.slot_view(index, seeds[index], update))
+                    if update and update.image and update.details and index not in recorded:
+                        recorded.add(index)
+                        charged.append(update.details.get("cost_usd") or 0.0)
+                        entries = hist.add(entries, hist.entry(
+                            {**inputs, spec.SEED.name: seeds[index]}, update.details,
+                            update.image, estimated))
+                        results.keep(session, {**inputs, spec.SEED.name: seeds[index]},
+                                     update.details, update.image, estimated)
+                        shown[self.images[index]] = update.image
+                        shown[history], shown[history_html] = entries, hist.render(entries)
+                done = all(u is not None and u.finished for u in latest)
+                if done:
+                    shown[self.status] = to_html(RunStatus(
+                        "done" if recorded else "stopped",
+                        f"{len(recorded)} of {len(seeds)} runs produced an image."))
+                    if charged:
+                        shown[self.cost_line] = cost.compare_html(
+                            estimated * len(seeds) if estimated is not None else None,
+                            round(sum(charged), 6), f"Side by side ({len(charged)} charged runs)")
+                elif first:
+                    shown[self.status] = to_html(RunStatus(
+                        "running", f"Running {len(seeds)} seeds side by side…"))
+                    shown[self.cost_line] = ""
+                first = False
+                yield shown
+        finally:
+            admitted.release()
+            if client is not None:
+                client.close()
+
+    def slot_stop(self, index: int):
+        def stop_slot(request: gr.Request) -> None:
+            side_by_side.stop_slot(self.page.active_runs, self.slot_tasks,
+                                   request.session_hash, index)
+        stop_slot.__name__ = f"stop_slot_{index + 1}"
+        return stop_slot

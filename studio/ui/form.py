@@ -1,0 +1,144 @@
+"""The model's inputs as one named bundle (`Form`), built from wiro.spec, plus the size
+presets that set width and height, and the marks that say on a field what to change."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from wiro import spec
+
+from .. import sizes, snippets
+
+
+def number_input(field: spec.ModelInput, **extra) -> gr.Number:
+    """A whole-number box (typed "integer" for API callers) that hands over exactly what it
+    was given: Gradio's own preprocessing would round 1024.5 to 1024 without a word, or fail
+    on "abc"; wiro.validation names the field and says what to change instead. (An instance
+    override, not a subclass: Gradio writes a .pyi stub beside every subclass.)"""
+    box = gr.Number(label=field.label, value=field.default, step=field.step, precision=0,
+                    **extra)
+    box.preprocess = lambda payload: payload
+    return box
+
+
+def field_marks(data: dict[str, Any] | None = None, **raw: Any) -> str:
+    """One line per size/seed field the model would refuse, right under the fields; the
+    stylesheet also outlines the field itself (the line names it by data-field)."""
+    lines = []
+    for field in (spec.WIDTH, spec.HEIGHT, spec.SEED):
+        if field.name not in raw:
+            continue
+        problem = sizes.field_problem(field, raw[field.name])
+        if problem:
+            lines.append(f'<div class="field-problem" data-field="{field.name}" role="alert">'
+                         f"<b>{field.label}:</b> {html.escape(problem)}</div>")
+    return "".join(lines)
+
+
+@dataclass
+class Form:
+    """The components that make one Run, by spec name, and the run-only extras."""
+
+    refs: gr.State
+    prompt: gr.Textbox
+    width: gr.Number
+    height: gr.Number
+    safety: gr.Slider
+    seed: gr.Number
+    output_format: gr.Radio
+    randomize: gr.Checkbox
+    key: gr.Textbox
+    secret: gr.Textbox
+
+    @property
+    def by_name(self) -> dict[str, Any]:
+        return {spec.INPUT_IMAGE.name: self.refs, spec.PROMPT.name: self.prompt,
+                spec.WIDTH.name: self.width, spec.HEIGHT.name: self.height,
+                spec.SAFETY_TOLERANCE.name: self.safety, spec.SEED.name: self.seed,
+                spec.OUTPUT_FORMAT.name: self.output_format}
+
+    @property
+    def model(self) -> set:
+        """The seven model inputs."""
+        return set(self.by_name.values())
+
+    @property
+    def run(self) -> set:
+        """What Generate needs: the model inputs, randomize, and a visitor's own key."""
+        return self.model | {self.randomize, self.key, self.secret}
+
+    def values(self, data: dict) -> dict[str, Any]:
+        """The model inputs by spec name, from a handler's bundle."""
+        return {name: data[component] for name, component in self.by_name.items()}
+
+    def fill(self, values: dict[str, Any]) -> dict:
+        """{component: value} putting `values` (spec names) back; the references aside."""
+        return {component: values[name] for name, component in self.by_name.items()
+                if name in values and name != spec.INPUT_IMAGE.name}
+
+
+def prompt_input() -> gr.Textbox:
+    return gr.Textbox(label=spec.PROMPT.label, value=spec.PROMPT.default, lines=3, max_lines=12,
+                      placeholder="Describe the image, or the edit (Ctrl/⌘+Enter runs)",
+                      info="Refer to reference images as image 1, image 2, … · "
+                           "Ctrl/⌘+Enter generates.", elem_id="prompt")
+
+
+class SizeInputs:
+    """Aspect ratio and megapixels that fill width and height; the fields stay editable."""
+
+    def __init__(self):
+        with gr.Row(equal_height=True, elem_id="size-presets"):
+            self.ratio = gr.Radio(sizes.RATIO_CHOICES, value=sizes.DEFAULT_RATIO,
+                                  label="Aspect ratio", scale=3, elem_id="ratio")
+            self.megapixels = gr.Dropdown(sizes.MEGAPIXEL_CHOICES, value=sizes.DEFAULT_MEGAPIXELS,
+                                          label="Size", scale=1, min_width=110,
+                                          elem_id="megapixels")
+        with gr.Row(equal_height=True, elem_id="size-fields"):
+            self.width = number_input(spec.WIDTH, elem_id="width")
+            self.height = number_input(spec.HEIGHT, elem_id="height")
+        self.marks = gr.HTML("", elem_id="size-marks")
+        gr.Markdown("Multiples of 16 from 64 to 2048, or 0 to match image 1. "
+                    "1 MP ≈ 1024×1024.", elem_classes="field-help")
+
+    def apply(self, data: dict, first_image: tuple[int, int] | None) -> dict:
+        width, height = sizes.preset(data[self.ratio], data[self.megapixels], first_image)
+        return {self.width: width, self.height: height}
+
+
+class AdvancedInputs:
+    """Safety, seed (with its mark) and format, in a closed accordion."""
+
+    def __init__(self):
+        with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
+            field = spec.SAFETY_TOLERANCE
+            self.safety = gr.Slider(label=field.label, info=field.help, minimum=field.minimum,
+                                    maximum=field.maximum, step=field.step, value=field.default,
+                                    elem_id="safety")
+            with gr.Row(equal_height=True):
+                self.seed = number_input(spec.SEED, info=spec.SEED.help, elem_id="seed")
+                self.randomize = gr.Checkbox(label="Randomize seed", value=False,
+                                             elem_id="randomize")
+            self.seed_marks = gr.HTML("", elem_id="seed-marks")
+            self.output_format = gr.Radio(
+                label=spec.OUTPUT_FORMAT.label, info=spec.OUTPUT_FORMAT.help,
+                choices=[(o.label, o.value) for o in spec.OUTPUT_FORMAT.options],
+                value=spec.OUTPUT_FORMAT.default, elem_id="format")
+
+
+def code_panel() -> tuple[gr.Code, gr.Code]:
+    """Request as code, full width: curl beside a whole Python script."""
+    with gr.Accordion("Request as code", open=False, elem_id="request-as-code"):
+        gr.Markdown("The exact Run request for the inputs above, signed like Wiro's docs; the "
+                    "Python script also follows the task and downloads the image. Your key and "
+                    "secret come from `$WIRO_API_KEY` / `$WIRO_API_SECRET`; never shown here.")
+        with gr.Row(equal_height=False):
+            curl = gr.Code(snippets.curl(spec.defaults()), language="shell", label="curl",
+                           interactive=False, elem_id="code-curl")
+            python = gr.Code(snippets.python(spec.defaults()), language="python",
+                             label="Python (requests): run, follow, download",
+                             interactive=False, elem_id="code-python")
+    return curl, python
