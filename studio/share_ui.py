@@ -71,6 +71,7 @@ class KeepShare:
     zip_file: Any
     browser: Any
     page_url: Any
+    panel: Any
 
     def wire(self, demo: gr.Blocks, run_events: Sequence[Any], form: Any, refs: Any,
              outputs: OutputStore) -> None:
@@ -87,6 +88,7 @@ class KeepShare:
             shown = {self.browser: browser, self.pick: _choices(browser, session)}
             if token is None:
                 return shown
+            shown[self.panel] = gr.Accordion(open=True)  # the note says what the link did
             if result is None:
                 return {**shown, self.note: "That shared link leads nowhere: it may have been "
                                             "deleted."}
@@ -98,7 +100,7 @@ class KeepShare:
                                "new image."}
 
         demo.load(on_load, [self.browser], [self.browser, self.pick, *restore_outputs,
-                                            self.note], **PRIVATE)
+                                            self.note, self.panel], **PRIVATE)
         for event in run_events:  # a finished run is the newest kept result
             event.then(refresh, [self.browser], [self.pick], **PRIVATE)
         self.share.click(share, [self.pick, self.browser, self.page_url],
@@ -172,7 +174,9 @@ def restore_values(result: Result, outputs: OutputStore,
 def build() -> KeepShare:
     """The controls, placed where it is called (under the result)."""
     sharing = store().settings.sharing
-    with gr.Group(elem_id="keep-share"):
+    # Closed by default: the result column stays short enough to stay in view (sticky).
+    title = "Share, keep, download" if sharing else "Keep, download"
+    with gr.Accordion(title, open=False, elem_id="keep-share") as panel:
         pick = gr.Dropdown(label="Kept results (newest first)", choices=[], value=None,
                            interactive=True, elem_id="share-pick",
                            info="Finished runs are kept on the server and survive a restart.")
@@ -193,7 +197,7 @@ def build() -> KeepShare:
                               secret=store().secret("browser-state"))
     page_url = gr.Textbox(visible=False)
     return KeepShare(pick, share_button, delete_button, link, note, download, zip_file,
-                     browser, page_url)
+                     browser, page_url, panel)
 
 
 # --- the share routes (on Gradio's own FastAPI app) ----------------------------------------

@@ -70,7 +70,15 @@ def page_inputs(page) -> dict:
     }
 
 
+def open_keep(page):
+    """The kept-results panel under the result starts closed."""
+    if not page.locator("#download-session").is_visible():
+        page.locator("#keep-share > button").first.click()
+    page.wait_for_selector("#download-session", state="visible")
+
+
 def share_link(page) -> str:
+    open_keep(page)
     page.click("#share")
     field = page.locator("#share-link textarea, #share-link input").first
     expect(field).to_have_value(re.compile(r"/share/[A-Za-z0-9_-]{22}$"),
@@ -149,6 +157,7 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
         assert guessed.status == 404 and "Not found" in viewer.content()
 
         # The maker deletes it: the link now says not found.
+        open_keep(page)
         page.click("#unshare")
         expect(page.locator("#share-note")).to_contain_text("Deleted", timeout=UI_MS)
         gone = viewer.goto(link)
@@ -167,6 +176,7 @@ def test_download_this_session_contact_sheet_opens_from_disk(
         page.locator("#prompt textarea").fill(prompt)
         page.click("#generate")
         wait_done(page, number)
+    open_keep(page)
     page.click("#download-session")
     expect(page.locator("#share-note")).to_contain_text("2 results", timeout=UI_MS)
     with page.expect_download() as download:
@@ -241,6 +251,7 @@ def open_app(page, url):
 
 
 def kept_options(page):
+    open_keep(page)
     page.click("#share-pick input")
     return page.locator("#share-pick [role=option]")
 
@@ -270,6 +281,7 @@ def test_with_visitors_keys_each_browser_sees_only_its_own_results(tmp_path, bro
 
                 open_app(b, first.url)
                 expect(kept_options(b)).to_have_count(0)
+                open_keep(b)
                 b.click("#share")  # nothing of A's to pick, nothing shared
                 expect(b.locator("#share-note")).to_contain_text("Pick a kept result",
                                                                  timeout=UI_MS)
