@@ -124,8 +124,7 @@ def test_detail_has_every_seed_field_as_strings(sim_state):
 
 def test_detail_envelope_and_identifiers(sim_state):
     status, run = sim_state.run(signed_headers(), fields_of(prompt="x"))
-    for key, value in (("taskid", run["taskid"]), ("tasktoken", run["socketaccesstoken"]),
-                       ("socketaccesstoken", run["socketaccesstoken"])):
+    for key, value in (("taskid", run["taskid"]), ("tasktoken", run["socketaccesstoken"])):
         status, body = sim_state.detail(signed_headers(), [(key, value)])
         assert list(body) == ["total", "errors", "tasklist", "result"]
         assert (body["total"], body["errors"], body["result"]) == ("1", [], True)
@@ -133,7 +132,8 @@ def test_detail_envelope_and_identifiers(sim_state):
 
 
 def test_detail_errors(sim_state):
-    assert error_of(sim_state.detail(signed_headers(), [])) == (200, 0, msg.TASK_ID_REQUIRED)
+    assert error_of(sim_state.detail(signed_headers(), [])) == \
+        (200, 0, msg.TASK_KEYS_REQUIRED.format(keys="taskid or tasktoken"))
     assert error_of(sim_state.detail(signed_headers(), [("taskid", "999")])) == \
         (200, 1, msg.NO_TASK)
     assert error_of(sim_state.detail(signed_headers(), None)) == (200, 0, msg.BODY_INVALID)
@@ -282,12 +282,13 @@ def test_cancel_only_while_queued(sim_state):
     taskid = run_ok(sim_state)
     assert detail(sim_state, taskid)["status"] == "task_queue"
     token = detail(sim_state, taskid)["socketaccesstoken"]
-    status, body = sim_state.cancel(signed_headers(), [("socketaccesstoken", token)])
+    status, body = sim_state.cancel(signed_headers(), [("taskid", taskid)])
     assert status == 200 and list(body) == ["errors", "tasklist", "result"]
     task = body["tasklist"][0]
     assert (task["status"], task["totalcost"], task["outputs"]) == ("task_cancel", "0", [])
     assert task["canceltime"] != "0" and SEED_TASK_FIELDS <= set(task)
     assert sim_state.running_tasks() == []
+    assert token  # (Cancel by token is refused: see test_each_call_takes_only_wiros_keys)
     # Once cancelled, and once finished, there is nothing to cancel.
     assert error_of(sim_state.cancel(signed_headers(), [("taskid", taskid)])) == \
         (200, 1, msg.NOT_CANCELLABLE)
@@ -574,7 +575,7 @@ def test_fault_on_download(sim, sim_state):
 
 def test_fault_arguments_are_checked(sim_state):
     with pytest.raises(ValueError):
-        sim_state.inject_fault("upload", "reset")
+        sim_state.inject_fault("socket", "reset")
     with pytest.raises(ValueError):
         sim_state.inject_fault("run", "error_code:abc")
 
@@ -600,3 +601,27 @@ def test_command_line_never_prints_a_generated_secret(monkeypatch, capsys):
     state = served["app"].sim_state
     assert "random" in out and served["port"] == 9999
     assert state.api_secret and state.api_secret not in out and state.api_key not in out
+
+
+# --- what Wiro refuses, the simulator refuses --------------------------------------------
+
+@pytest.mark.parametrize("call,accepted,refused", [
+    ("detail", ("taskid", "tasktoken"), ("socketaccesstoken", "id", "task_id")),
+    ("kill", ("taskid", "socketaccesstoken"), ("tasktoken", "id")),
+    ("cancel", ("taskid",), ("socketaccesstoken", "tasktoken", "id")),
+])
+def test_each_call_takes_only_wiros_keys(sim_state, call, accepted, refused):
+    """Detail: taskid or tasktoken; Kill: taskid or socketaccesstoken; Cancel: taskid only."""
+    for key in refused:
+        sim_state.hold_in_queue = True
+        taskid = run_ok(sim_state)
+        value = taskid if key in ("id", "task_id") else detail(sim_state, taskid)[
+            "socketaccesstoken"]
+        code, text = error_of(getattr(sim_state, call)(signed_headers(), [(key, value)]))[1:]
+        assert code == 0 and "required" in text, (call, key)
+        assert detail(sim_state, taskid)["status"] == "task_queue"  # untouched
+    for key in accepted:
+        taskid = run_ok(sim_state)
+        value = taskid if key == "taskid" else detail(sim_state, taskid)["socketaccesstoken"]
+        status, body = getattr(sim_state, call)(signed_headers(), [(key, value)])
+        assert body["result"] is True, (call, key, body)
