@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import re
 import socket
 import threading
@@ -97,22 +98,48 @@ def test_run_without_images_sends_json(client, session) -> None:
     assert session.last("/Run/").headers["Content-Type"] == "application/json"
 
 
-def test_run_with_a_file_sends_multipart(client, session, sim_state, tmp_path) -> None:
-    client.run(inputs(inputImage=[make_png(tmp_path / "ref.png")]))
-    assert session.last("/Run/").headers["Content-Type"].startswith("multipart/form-data")
-    (image,) = sim_state.tasks()[0]["inputs"]
-    assert image["kind"] == "file" and image["source"] == "ref.png"
-    assert (image["width"], image["height"]) == (48, 32)
-
-
-def test_multipart_keeps_the_order_file_url_file(client, sim_state, tmp_path) -> None:
+def test_a_local_file_is_uploaded_then_run_gets_json_with_urls(client, session, sim_state,
+                                                                tmp_path) -> None:
+    """What every Wiro SDK does: File/Upload (one part named `file`), then Run with JSON."""
     a = make_png(tmp_path / "a.png", (64, 64), (255, 0, 0))
     b = make_png(tmp_path / "b.jpg", (80, 48), (0, 0, 255), fmt="JPEG")
     client.run(inputs(inputImage=[a, URL_1, b]))
+    uploads = [r for r in session.sent if r.url.endswith("/File/Upload")]
+    assert len(uploads) == 2 and sim_state.uploads == 2
+    assert all(r.headers["Content-Type"].startswith("multipart/form-data") for r in uploads)
+    assert b'name="file"; filename="a.png"' in uploads[0].body
+    assert all("x-signature" in r.headers for r in uploads)  # signed like every call
+    run = session.last("/Run/")
+    assert run.headers["Content-Type"] == "application/json"
+    body = json.loads(run.body)
+    images = body["inputImage"]
+    assert isinstance(images, list) and len(images) == 3 and images[1] == URL_1
+    assert all(u.startswith(sim_state.public_base_url + "/v1/File/") for u in images[::2])
+    assert body["width"] == 256 and body["seed"] == 7  # numbers as JSON numbers
     got = [(i["kind"], i["source"]) for i in sim_state.tasks()[0]["inputs"]]
     assert got == [("file", "a.png"), ("url", URL_1), ("file", "b.jpg")]
     sizes = [(i["width"], i["height"]) for i in sim_state.tasks()[0]["inputs"]]
     assert sizes[0] == (64, 64) and sizes[2] == (80, 48)
+    # The simulator serves what was uploaded, as Wiro's CDN would.
+    assert requests.get(images[0], timeout=5).content == open(a, "rb").read()
+
+
+def test_a_failed_upload_starts_nothing(client, sim_state, tmp_path) -> None:
+    sim_state.inject_fault("upload", "error_code:0")
+    with pytest.raises(RequestRejectedError):
+        client.run(inputs(inputImage=[make_png(tmp_path / "a.png")]))
+    assert sim_state.run_calls == 0
+
+
+def test_multipart_to_run_is_a_setting(sim, session, sim_state, tmp_path) -> None:
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    session=session, file_input="multipart") as client:
+        a = make_png(tmp_path / "a.png", (64, 64), (255, 0, 0))
+        client.run(inputs(inputImage=[a, URL_1]))
+    assert session.last("/Run/").headers["Content-Type"].startswith("multipart/form-data")
+    assert sim_state.uploads == 0
+    got = [(i["kind"], i["source"]) for i in sim_state.tasks()[0]["inputs"]]
+    assert got == [("file", "a.png"), ("url", URL_1)]
 
 
 def test_run_validates_before_sending(client, sim_state) -> None:
@@ -272,7 +299,7 @@ def test_an_expired_download_says_so(client, sim_state) -> None:
     task = client.run(inputs()).result(timeout=10)
     sim_state.output_ttl_seconds = -1  # every link is now past its lifetime
     with pytest.raises(WiroError) as info:
-        client.download(task.outputs[0])
+        client.download(task.outputs[0], window=0.3)
     assert "404" in str(info.value) and "expire" in str(info.value)
 
 
@@ -579,7 +606,7 @@ def test_no_credentials_in_errors_or_client(tmp_path) -> None:
         collect(lambda: queued.result(timeout=10))
         task = good.detail(handle.id)
         state.output_ttl_seconds = -1
-        collect(lambda: good.download(task.outputs[0]))
+        collect(lambda: good.download(task.outputs[0], window=0))
         _assert_clean(repr(handle))
         _assert_clean(repr(task))
         for client in (good, wrong_secret, key_only, wrong_key, dead):

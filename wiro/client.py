@@ -440,7 +440,8 @@ class WiroClient:
     def download(self, output: TaskOutput, *, window: float | None = None) -> bytes:
         """Fetch an output's bytes, retrying a link that is not there yet (404, 5xx, a
         reset) for `window` s (download_window). No credentials go to the CDN."""
-        ends = time.monotonic() + (self.download_window if window is None else window)
+        began = time.monotonic()
+        ends = began + (self.download_window if window is None else window)
         attempt = 0
         while True:
             try:
@@ -455,5 +456,5 @@ class WiroClient:
             delay = retry_delay(None, attempt)
             attempt += 1
             if not again or time.monotonic() + delay > ends:
-                raise DownloadError(output.name, output.url, reason)
+                raise DownloadError(output.name, output.url, reason, time.monotonic() - began)
             time.sleep(delay)

@@ -241,11 +241,12 @@ class DownloadError(WiroError):
 
     advice = ""
 
-    def __init__(self, name: str, url: str, reason: str):
+    def __init__(self, name: str, url: str, reason: str, tried_for: float):
         self.name = name
         self.url = url
         self.reason = reason
-        super().__init__(f"Downloading {name} failed ({reason}).")
+        super().__init__(f"Downloading {name} failed ({reason}), retried for {tried_for:.0f} s "
+                         "(Wiro's result links expire after a few minutes).")
 
 
 # The one list of failures that a later attempt may get past. Task/* calls are ridden out
