@@ -1,12 +1,14 @@
 """One run as the page lives it: validate, Run, follow, download, and always clean up.
 
-`generate` is a generator of `RunUpdate`s, one at least every TICK_SECONDS, so Gradio can
-stop it promptly; its `finally` stops the remote task if the run did not end, and
-`ActiveRuns` lets Stop and a closed tab end a session's tasks from outside.
+`generate` is a generator of `RunUpdate`s. It follows the task with wiro.live's one follow
+loop (in a background thread) and yields as soon as that reports something, with a
+heartbeat every TICK_SECONDS so Gradio can stop it promptly (APP_PUSH_UPDATES=0 brings back
+the old behaviour of yielding only on the tick). Its `finally` stops the remote task if the
+run did not end, and `ActiveRuns` lets Stop and a closed tab end a session's tasks from
+outside. Every task is written to the crash journal (studio/journal.py) while it runs.
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import random
 import threading
@@ -17,11 +19,13 @@ from typing import Any, Callable, Iterator
 from PIL import Image
 
 from wiro import InvalidInputError, Task, WiroClient, WiroError, spec, validate_inputs
-from wiro.client import MAX_TRANSIENT_POLL_ERRORS, TRANSIENT_ERRORS, TaskHandle
-from wiro.errors import TaskFailedError
+from wiro.errors import (
+    AmbiguousStartError, DownloadError, RateLimitedError, RunMaybeStartedError,
+    TaskDeadlineError, TaskFailedError, TaskStalledError,
+)
 from wiro.live import FollowThread, TaskEvent, event_from_task
+from wiro.models import StopOutcome
 from wiro.statuses import TaskStatus, lifecycle_fraction
-
 from wiro.validation import RunRequest
 
 from .backend import Backend
@@ -39,6 +43,7 @@ class RunUpdate:
     details: dict[str, Any] | None = None
     seed: int | None = None
     finished: bool = False
+    taskid: str | None = None  # once Wiro has named the task
 
 
 @dataclass
@@ -129,17 +134,21 @@ class ActiveRuns:
         return [line for s in sessions for line in self.stop(s)]
 
 
-def stop_task(client: WiroClient, taskid: str) -> str:
-    try:
-        before = client.detail(taskid).status
-        task = client.stop(taskid)
-    except WiroError as exc:
-        return f"Task {taskid} could not be stopped: {exc}"
-    if task.cancelled and before.is_queued:
+def stop_line(outcome: StopOutcome) -> str:
+    """What stopping a task did, in the words the page shows."""
+    taskid, before = outcome.taskid, outcome.before
+    if outcome.action == "cancelled" and before in (None, TaskStatus.QUEUE):
         return f"Task {taskid} was cancelled while queued; nothing was charged."
-    if task.cancelled:
-        return f"Task {taskid} was killed while {before.phase}."
-    return f"Task {taskid} had already finished."
+    if outcome.action in ("cancelled", "killed"):
+        return f"Task {taskid} was killed" + (f" while {before.phase}." if before else ".")
+    if outcome.action == "already_ended":
+        return f"Task {taskid} had already finished."
+    return (f"Task {taskid} could not be stopped ({outcome.error or 'no answer'}); it may still "
+            "be running and may still be charged — check your Wiro dashboard.")
+
+
+def stop_task(client: WiroClient, taskid: str) -> str:
+    return stop_line(client.stop(taskid))
 
 
 # Where the model's own percentage moves the bar: from task_start to task_output_full.
@@ -164,51 +173,6 @@ def status_title(taskid: str, update: TaskEvent | None) -> str:
     if update is not None and update.percentage is not None and not status.is_terminal:
         title += f" {update.percentage:.0f}%"
     return title
-
-
-def watch(client: WiroClient, handle: TaskHandle | str,
-          poll_interval: float) -> Iterator[TaskEvent | None]:
-    """Yield the latest known state of the task at least every tick, ending with its
-    terminal event, which carries the final Task.
-
-    With a socket URL on the client, the task's events come live from a background thread
-    (wiro.live, which falls back to polling by itself); the thread is stopped when this
-    generator ends or is closed. Without one, Detail is polled every `poll_interval`.
-    """
-    if isinstance(handle, TaskHandle) and handle.token and client.socket_url:
-        follower = FollowThread(client, handle).start()
-        latest: TaskEvent | None = None
-        try:
-            while not follower.done:
-                events = follower.take(timeout=TICK_SECONDS)
-                latest = events[-1] if events else latest
-                yield latest
-                if latest is not None and latest.is_terminal:
-                    return
-        finally:
-            follower.stop()
-    yield from _watch_polling(client, getattr(handle, "id", handle), poll_interval)
-
-
-def _watch_polling(client: WiroClient, taskid: str,
-                   poll_interval: float) -> Iterator[TaskEvent | None]:
-    event: TaskEvent | None = None
-    last_poll = float("-inf")
-    failures = 0
-    while True:
-        if time.monotonic() - last_poll >= poll_interval:
-            last_poll = time.monotonic()
-            try:
-                event = event_from_task(client.detail(taskid))
-                failures = 0
-            except TRANSIENT_ERRORS:
-                failures += 1
-                if failures > MAX_TRANSIENT_POLL_ERRORS:
-                    raise
-        yield event
-        if event is not None and event.is_terminal:
-            return
-        time.sleep(TICK_SECONDS)
 
 
 def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
@@ -243,43 +207,102 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
             ticket.release(cost)
 
 
+def _start_failure(exc: WiroError) -> str:
+    if isinstance(exc, RateLimitedError):
+        return "Wiro is rate limiting this key."
+    if isinstance(exc, AmbiguousStartError):
+        return "Wiro may have started the run, but named no task."
+    if isinstance(exc, RunMaybeStartedError):
+        return "Wiro may have started the run."
+    return "Wiro did not start the run."
+
+
+def _updates(follower: FollowThread, push: bool) -> Iterator[list[TaskEvent]]:
+    """The follower's events: as they arrive (push), else gathered on each tick; an empty
+    list at least every TICK_SECONDS either way (the heartbeat)."""
+    next_tick = time.monotonic() + TICK_SECONDS
+    while not follower.done:
+        if push:
+            yield follower.take(timeout=TICK_SECONDS)
+            continue
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+        next_tick = max(next_tick + TICK_SECONDS, time.monotonic())
+        yield follower.take(timeout=0)
+
+
 def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
          request: RunRequest, seed: int, client: WiroClient | None) -> Iterator[RunUpdate]:
+    key_kind = "visitor" if client is not None else "owner"
     client = client or backend.client()
+    journal = backend.journal
     started = time.monotonic()
     yield RunUpdate(RunStatus("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
                     seed=seed)
     try:
         handle = client.run(request)
     except WiroError as exc:
-        yield RunUpdate(RunStatus("error", "Wiro did not start the run.", str(exc)),
+        yield RunUpdate(RunStatus("error", _start_failure(exc), str(exc)),
                         seed=seed, finished=True)
         return
+    if journal is not None:
+        journal.started(handle.id, handle.token, key_kind, client.base_url)
     registry.add(session, client, handle.id)
-    ended = False
+    follower = FollowThread(client, handle).start()
+    # How the run ended for the journal; None while the task may still be running.
+    outcome: tuple[str, float | None] | None = None
     try:
-        update: TaskEvent | None = None
-        with contextlib.closing(watch(client, handle, client.poll_interval)) as updates:
-            for update in updates:
-                if update is not None and update.is_terminal:
+        latest: TaskEvent | None = None
+        try:
+            for events in _updates(follower, backend.push_updates):
+                latest = events[-1] if events else latest
+                if latest is not None and latest.is_terminal:
                     break  # _finish says how it ended; a "running" line here could be the last
-                status = update.status if update else TaskStatus.QUEUE
+                status = latest.status if latest else TaskStatus.QUEUE
                 yield RunUpdate(RunStatus(
-                    "running", status_title(handle.id, update),
-                    fraction=progress_fraction(update), wiro_status=status.value,
-                    elapsed=time.monotonic() - started), seed=seed)
-        ended = True
-        stopped = registry.stop_outcome(handle.id) if update.task.cancelled else None
-        yield _finish(client, store, session, update.task, seed, time.monotonic() - started,
-                      stopped)
-    except WiroError as exc:
-        yield RunUpdate(RunStatus("error", f"Task {handle.id} did not finish.", str(exc)),
-                        seed=seed, finished=True)
+                    "running", status_title(handle.id, latest),
+                    fraction=progress_fraction(latest), wiro_status=status.value,
+                    elapsed=time.monotonic() - started), seed=seed, taskid=handle.id)
+        except (TaskStalledError, TaskDeadlineError) as exc:
+            # The follower has already tried to stop the task.
+            stopped: StopOutcome = exc.stopped
+            task = getattr(exc, "task", None)
+            title = ("The run took too long." if isinstance(exc, TaskDeadlineError)
+                     else "The run failed.")
+            wiro_status = task.status_text if task is not None else ""
+            cost = stopped.task.total_cost if stopped.task else None
+            if stopped.confirmed:
+                outcome = ("stopped", cost)
+            yield RunUpdate(RunStatus("error", title, f"{exc}\n{stop_line(stopped)}",
+                                      wiro_status=wiro_status), seed=seed, finished=True,
+                            taskid=handle.id,
+                            details={"task_id": handle.id, "cost_usd": cost} if cost else None)
+            return
+        except WiroError as exc:
+            stopped = client.stop(handle.id, status=latest.status if latest else None)
+            if stopped.confirmed:
+                outcome = ("stopped", None)
+            yield RunUpdate(RunStatus("error", f"Task {handle.id} did not finish.",
+                                      f"{exc}\n{stop_line(stopped)}"),
+                            seed=seed, finished=True, taskid=handle.id)
+            return
+        if latest is None or not latest.is_terminal or latest.task is None:
+            return  # the follower ended early: the finally below cleans up
+        task = latest.task
+        outcome = ("cancelled" if task.cancelled else "done" if task.deliverable else "failed",
+                   task.total_cost)
+        stopped_line = registry.stop_outcome(handle.id) if task.cancelled else None
+        yield _finish(client, store, session, task, seed, time.monotonic() - started,
+                      stopped_line)
     finally:
+        follower.stop()
         registry.discard(session, handle.id)
-        if not ended:
+        if outcome is None:
             # Closed tab, Stop, or an error while following: nobody will see this task.
-            stop_task(client, handle.id)
+            stopped = client.stop(handle.id)
+            if stopped.confirmed:
+                outcome = ("stopped", stopped.task.total_cost if stopped.task else None)
+        if journal is not None and outcome is not None:
+            journal.ended(handle.id, outcome[0], outcome[1])
 
 
 def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, seed: int,
@@ -287,13 +310,24 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
     if task.cancelled:  # the same words as the Stop button's answer, when it was that
         return RunUpdate(RunStatus("stopped", "Stopped.",
                                    stopped or f"Task {task.id} was cancelled outside this page.",
-                                   wiro_status=task.status.value), seed=seed, finished=True)
-    if not task.succeeded:
+                                   wiro_status=task.status_text), seed=seed, finished=True,
+                         taskid=task.id)
+    if not task.deliverable:
         return RunUpdate(RunStatus("error", "The model did not produce an image.",
-                                   str(TaskFailedError(task)), wiro_status=task.status.value),
-                         seed=seed, finished=True)
+                                   str(TaskFailedError(task)), wiro_status=task.status_text),
+                         seed=seed, finished=True, taskid=task.id)
     output = task.outputs[0]
-    data = client.download(output)
+    try:
+        data = client.download(output)
+    except DownloadError as exc:
+        # Charged all the same: the cost still counts, and the link may still work later.
+        return RunUpdate(RunStatus(
+            "error", "The image could not be downloaded.",
+            f"Task {task.id} finished and was charged ${task.total_cost:.4f}, but its image "
+            f"could not be fetched: {exc}\nLink: {exc.url}", wiro_status=task.status_text),
+            details={"task_id": task.id, "seed": seed, "cost_usd": task.total_cost,
+                     "url": exc.url},
+            seed=seed, finished=True, taskid=task.id)
     with Image.open(io.BytesIO(data)) as im:
         width, height, fmt = im.width, im.height, (im.format or "").lower()
     extension = output.name.rsplit(".", 1)[-1] if "." in output.name else fmt
@@ -312,5 +346,6 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
     summary = (f"Task {task.id} · seed {seed} · {width}×{height} {fmt.upper()} · "
                f"{wall:.1f} s · ${task.total_cost:.4f}")
     return RunUpdate(RunStatus("done", "Done.", summary, fraction=1.0,
-                               wiro_status=task.status.value),
-                     image=str(path), details=details, seed=seed, finished=True)
+                               wiro_status=task.status_text),
+                     image=str(path), details=details, seed=seed, finished=True,
+                     taskid=task.id)
