@@ -265,6 +265,14 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
         except (TaskStalledError, TaskDeadlineError) as exc:
             # The follower has already tried to stop the task.
             stopped: StopOutcome = exc.stopped
+            if stopped.action == "already_ended" and stopped.task is not None:
+                # It ended after all (Detail came back for the stop): deliver what it made.
+                task = stopped.task
+                outcome = ("cancelled" if task.cancelled else
+                           "done" if task.deliverable else "failed", task.total_cost)
+                yield _finish(client, store, session, task, seed,
+                              time.monotonic() - started)
+                return
             task = getattr(exc, "task", None)
             title = ("The run took too long." if isinstance(exc, TaskDeadlineError)
                      else "The run failed.")

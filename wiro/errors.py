@@ -254,7 +254,7 @@ class DownloadError(WiroError):
 TRANSIENT_ERRORS: tuple[type[WiroError], ...] = (
     WiroConnectionError, WiroTimeoutError, UnexpectedResponseError, RateLimitedError)
 RETRY_FIRST_DELAY = 0.1
-RETRY_MAX_DELAY = 2.0
+RETRY_MAX_DELAY = 1.0
 # A Retry-After longer than this is not believed: the deadline still has to be kept.
 RETRY_AFTER_CAP = 30.0
 

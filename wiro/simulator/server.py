@@ -186,6 +186,8 @@ class SimulatorApp(FastAPI):
             after = f"{self.sim_state.retry_after_seconds:g}".encode()
             await _respond(send, 429, json.dumps(msg.error_body(0, msg.RATE_LIMITED)).encode(),
                            b"application/json", [(b"retry-after", after)])
+        elif kind == "no_task":
+            await _respond(send, 200, b'{"errors": [], "result": true}', b"application/json")
         elif kind == "http404":
             await _respond(send, 404, b"Not Found", b"text/plain; charset=utf-8")
         elif kind.startswith(ERROR_CODE_FAULT):

@@ -31,9 +31,10 @@ Reply = tuple[int, dict[str, Any]]
 
 FAULT_ENDPOINTS = ("run", "detail", "cancel", "kill", "download", "upload")
 # Transport faults, plus what a proxy or a busy Wiro answers: 200 with an empty tasklist, an
-# HTML page, 429 with Retry-After (``retry_after_seconds``), a 404 (an output not there yet).
+# HTML page, 429 with Retry-After (``retry_after_seconds``), a 404 (an output not there yet),
+# and Run's `{"result": true}` that names no task ("no_task").
 FAULT_KINDS = ("http500", "reset", "timeout", "malformed_json", "lost_response",
-               "empty_tasklist", "html", "http429", "http404")
+               "empty_tasklist", "html", "http429", "http404", "no_task")
 # Which key names the task on each Task/* call, as the seed and Wiro's own SDKs use them;
 # anything else is refused, as Wiro refuses it.
 TASK_KEYS = {"detail": ("taskid", "tasktoken"), "kill": ("taskid", "socketaccesstoken"),
