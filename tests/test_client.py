@@ -623,3 +623,145 @@ def test_no_credentials_in_errors_or_client(tmp_path) -> None:
         _assert_clean(repr(exc))
         _assert_clean(str(getattr(exc, "__cause__", None)))
         assert exc.__cause__ is None or not isinstance(exc.__cause__, requests.RequestException)
+
+
+# --- issue 10: Kill/Cancel answers, stop without Detail, rate limits, ambiguous starts ------
+
+
+def test_kill_and_cancel_succeed_on_result_alone(client, sim_state) -> None:
+    """Wiro's SDKs read only `result` from Kill/Cancel; a missing tasklist is not an error."""
+    sim_state.stop_without_tasklist = True
+    sim_state.hold_running = True
+    running = client.run(inputs())
+    assert running.kill() is None
+    assert client.detail(running.id).cancelled
+    sim_state.hold_in_queue = True
+    queued = client.run(inputs())
+    assert queued.cancel() is None
+    assert client.detail(queued.id).cancelled
+
+
+def test_stop_is_confirmed_by_one_detail(client, session, sim_state) -> None:
+    sim_state.stop_without_tasklist = True
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    outcome = handle.stop(status=TaskStatus.OUTPUT)
+    assert outcome.action == "killed" and outcome.confirmed and outcome.task.cancelled
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert paths[-2:] == ["Task/Kill", "Task/Detail"]
+
+
+def test_a_failed_confirmation_does_not_undo_a_successful_stop(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "html", 100)
+    outcome = handle.stop()
+    assert outcome.action == "killed" and outcome.confirmed and outcome.task is None
+    sim_state.clear_faults()
+    assert client.detail(handle.id).cancelled
+
+
+def test_stop_does_not_need_detail_at_all(client, sim_state) -> None:
+    sim_state.hold_in_queue = True
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "reset", 1000)
+    outcome = handle.stop()  # no status known: Kill first, which Wiro also takes while queued
+    sim_state.clear_faults()
+    assert outcome.cancelled and client.detail(handle.id).cancelled
+
+
+def test_stop_retries_kill_through_transient_trouble(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    sim_state.retry_after_seconds = 0.1
+    sim_state.inject_fault("kill", "http429", 2)
+    sim_state.inject_fault("kill", "reset", 5)
+    assert handle.stop(status=TaskStatus.OUTPUT).action == "killed"
+    assert client.detail(handle.id).cancelled
+
+
+def test_a_stop_that_never_gets_through_is_unconfirmed(sim, sim_state, session) -> None:
+    sim_state.hold_running = True
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    session=session, stop_window=0.2) as client:
+        handle = client.run(inputs())
+        sim_state.inject_fault("kill", "http500", 1000)
+        sim_state.inject_fault("cancel", "http500", 1000)
+        outcome = handle.stop(status=TaskStatus.OUTPUT)
+    sim_state.clear_faults()
+    assert not outcome.confirmed and outcome.action == "unconfirmed" and outcome.error
+
+
+def test_detail_is_retried_after_a_429(client, sim_state, session) -> None:
+    handle = client.run(inputs())
+    sim_state.retry_after_seconds = 0.1
+    sim_state.inject_fault("detail", "http429", 1)
+    before = len(session.sent)
+    assert client.detail(handle.id).succeeded
+    assert len(session.sent) - before == 2  # the 429, then the answer
+    assert sim_state.take_fault("detail") is None
+
+
+def test_retry_after_sets_the_delay() -> None:
+    from wiro.errors import RETRY_AFTER_CAP, RateLimitedError, retry_delay
+    assert retry_delay(RateLimitedError("Task/Detail", 7.0), 0) == 7.0
+    assert retry_delay(RateLimitedError("Task/Detail", 10_000.0), 0) == RETRY_AFTER_CAP
+    assert retry_delay(None, 0) < retry_delay(None, 3)
+
+
+def test_run_429_is_rate_limited_and_not_resent(client, sim_state) -> None:
+    from wiro.errors import RateLimitedError
+    sim_state.retry_after_seconds = 12
+    sim_state.inject_fault("run", "http429")
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is RateLimitedError and exc.retry_after == 12
+    assert str(exc) == ("Wiro is rate limiting this key; try again in 12 s — nothing was "
+                        "started.")
+    assert sim_state.run_calls == 1
+
+
+def test_run_result_true_without_a_task_is_an_ambiguous_start(client, sim_state) -> None:
+    from wiro.errors import AmbiguousStartError
+    sim_state.inject_fault("run", "no_task")
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is AmbiguousStartError and isinstance(exc, RunMaybeStartedError)
+    assert "named no task" in str(exc) and "dashboard" in str(exc)
+
+
+def test_result_delivers_a_finished_task_whatever_its_final_status(sim, sim_state) -> None:
+    sim_state.detail_status = "task_end"
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    settle_window=0.2) as client:
+        task = client.run(inputs()).result(timeout=10)
+    assert task.deliverable and task.status_text == "task_end"
+
+
+def test_result_kills_a_task_stuck_at_task_error(sim, sim_state) -> None:
+    from wiro.errors import TaskStalledError
+    sim_state.hold_running = True
+    sim_state.detail_status = "task_error"
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    stall_window=0.3) as client:
+        handle = client.run(inputs())
+        with pytest.raises(TaskStalledError) as info:
+            handle.result(timeout=10)
+    assert info.value.stopped.action == "killed"
+    assert "task_error" in str(info.value) and "pre-execution failure" in str(info.value)
+    assert sim_state.tasks()[0]["status"] == "task_cancel"
+
+
+def test_timing_settings_reach_the_client(tmp_path) -> None:
+    from wiro.settings import load_settings
+    settings = load_settings({"WIRO_API_KEY": "k", "WIRO_STALL_WINDOW": "0.5",
+                              "WIRO_TASK_TIMEOUT": "2", "WIRO_DETAIL_TIMEOUT": "0.25",
+                              "WIRO_SETTLE_WINDOW": "0.1", "WIRO_DOWNLOAD_WINDOW": "3",
+                              "WIRO_FILE_INPUT": "multipart"}, dotenv_path=None)
+    with WiroClient.from_settings(settings) as client:
+        assert (client.stall_window, client.task_timeout, client.detail_timeout[1],
+                client.settle_window, client.download_window, client.file_input) == \
+            (0.5, 2.0, 0.25, 0.1, 3.0, "multipart")
+    with pytest.raises(ValueError):
+        load_settings({"WIRO_FILE_INPUT": "ftp"}, dotenv_path=None)
+    defaults = load_settings({}, dotenv_path=None)
+    assert (defaults.stall_window, defaults.task_timeout, defaults.file_input) == \
+        (30.0, 600.0, "upload")
