@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,8 @@ def live_app() -> Iterator[LiveApp]:
     # covers it) would otherwise refuse runs part way through the session.
     os.environ["APP_RUNS_PER_CLIENT_PER_HOUR"] = "0"
     os.environ["APP_DAILY_SPEND_CAP_USD"] = ""
+    # The app's journal (and anything else in its data directory) in a temp folder (issue 10).
+    os.environ["APP_DATA_DIR"] = tempfile.mkdtemp(prefix="app-data-")
     if "app" in sys.modules and not getattr(sys.modules["app"], "__file__", "").startswith(
             str(ROOT)):
         pytest.fail("another module called 'app' is already imported")
