@@ -71,6 +71,11 @@ class Backend:
                 self._client = WiroClient.from_settings(self.settings)
             return self._client
 
+    def visitor_client(self, api_key: str, api_secret: str | None) -> WiroClient:
+        """A client for one visitor's own key, with every other setting the owner's."""
+        return WiroClient.from_settings(self.settings, api_key=api_key,
+                                        api_secret=api_secret or None)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

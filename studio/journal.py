@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ CREATE INDEX IF NOT EXISTS task_journal_state ON task_journal (state);
 """
 
 RUNNING = "running"
+# A Run on its way: Wiro has not named the task yet (the row's taskid is a placeholder).
+SENDING = "sending"
 # What a run ended as: delivered, failed or cancelled on Wiro, stopped by this app, or
 # (after a crash) found and dealt with at the next start.
 ENDED_STATES = ("done", "failed", "cancelled", "stopped", "finished", "reported", "gone")
@@ -56,12 +59,31 @@ class Journal:
         self.db = db
         db.ensure(SCHEMA)
 
-    def started(self, taskid: str, token: str, key_kind: str, base_url: str) -> None:
+    def sending(self, key_kind: str, base_url: str) -> str:
+        """Just before Run: a placeholder row, so a crash while Run is on its way is at
+        least reported at the next start. Returns the placeholder's id for `started`."""
+        placeholder = f"sending-{uuid.uuid4().hex}"
         now = time.time()
         self.db.execute(
-            "INSERT OR REPLACE INTO task_journal (taskid, token, key_kind, base_url, started,"
-            " state, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (taskid, token, key_kind, base_url, now, RUNNING, now))
+            "INSERT INTO task_journal (taskid, key_kind, base_url, started, state, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (placeholder, key_kind, base_url, now, SENDING, now))
+        return placeholder
+
+    def not_started(self, placeholder: str) -> None:
+        """Run answered without starting anything: forget the placeholder."""
+        self.db.execute("DELETE FROM task_journal WHERE taskid = ? AND state = ?",
+                        (placeholder, SENDING))
+
+    def started(self, taskid: str, token: str, key_kind: str, base_url: str,
+                placeholder: str | None = None) -> None:
+        now = time.time()
+        with self.db.transaction() as db:
+            if placeholder:
+                db.execute("DELETE FROM task_journal WHERE taskid = ?", (placeholder,))
+            db.execute(
+                "INSERT OR REPLACE INTO task_journal (taskid, token, key_kind, base_url,"
+                " started, state, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (taskid, token, key_kind, base_url, now, RUNNING, now))
 
     def ended(self, taskid: str, state: str, cost_usd: float | None = None,
               note: str = "") -> None:
@@ -89,6 +111,12 @@ class Journal:
         `client` is the owner's client (None when there is no owner key, e.g. bring-your-own
         -key or the built-in simulator, whose tasks died with the old process)."""
         lines = []
+        for row in self.db.query("SELECT taskid FROM task_journal WHERE state = ?", (SENDING,)):
+            line = ("A Run was on its way to Wiro when the app stopped; Wiro may have started "
+                    "(and charged) a task it never named — check your Wiro dashboard.")
+            self.ended(row["taskid"], "reported", note=line)
+            log.warning("startup recovery: %s", line)
+            lines.append(line)
         for entry in self.running():
             if entry.key_kind != "owner":
                 line = (f"Task {entry.taskid} was started with a visitor's key when the app "

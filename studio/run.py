@@ -238,14 +238,19 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
     started = time.monotonic()
     yield RunUpdate(RunStatus("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
                     seed=seed)
+    placeholder = journal.sending(key_kind, client.base_url) if journal is not None else None
     try:
         handle = client.run(request)
     except WiroError as exc:
+        if placeholder is not None and not isinstance(exc, RunMaybeStartedError):
+            journal.not_started(placeholder)
+        elif placeholder is not None:
+            journal.ended(placeholder, "reported", note=str(exc))
         yield RunUpdate(RunStatus("error", _start_failure(exc), str(exc)),
                         seed=seed, finished=True)
         return
     if journal is not None:
-        journal.started(handle.id, handle.token, key_kind, client.base_url)
+        journal.started(handle.id, handle.token, key_kind, client.base_url, placeholder)
     registry.add(session, client, handle.id)
     follower = FollowThread(client, handle).start()
     # How the run ended for the journal; None while the task may still be running.

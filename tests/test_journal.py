@@ -161,3 +161,19 @@ def test_no_orphans_after_kill_9_and_a_restart(tmp_path):
             assert f"Task {task['id']}" in again.log()  # said, in the log
         finally:
             again.terminate()
+
+
+def test_a_run_on_its_way_is_reported_after_a_crash(journal, client):
+    placeholder = journal.sending("owner", client.base_url)  # ... and then the process died
+    (line,) = journal.recover(client, client.base_url)
+    assert "on its way" in line and "dashboard" in line
+    assert journal.entry(placeholder).state == "reported"
+
+
+def test_a_refused_run_leaves_nothing_in_the_journal(journal, sim, sim_state, tmp_path):
+    backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
+                               poll_interval=0.02), simulator=sim, journal=journal)
+    sim_state.inject_fault("run", "error_code:97")
+    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", PROMPT))[-1]
+    assert last.finished and journal.db.query("SELECT * FROM task_journal") == []
+    backend.close()
