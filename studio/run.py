@@ -34,6 +34,9 @@ from .outputs import OutputStore
 from .status import RunStatus
 
 TICK_SECONDS = 0.25
+# How long shutting down waits for Runs on their way to name their tasks, so they can be
+# stopped too (Run answers in well under a second when Wiro is healthy).
+START_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -60,9 +63,26 @@ class ActiveRuns:
     # ends: a run that sees its task cancelled says the same thing as Stop.
     _stopped: dict[str, str | None] = field(default_factory=dict)
     _changed: threading.Condition = field(init=False, repr=False)
+    # Sessions with a Run request on its way (Wiro has not named the task yet).
+    _starting: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
+
+    def starting(self, session: str) -> None:
+        """A Run is on its way for `session`: stop_all waits for it to name its task."""
+        with self._lock:
+            self._starting[session] = self._starting.get(session, 0) + 1
+
+    def started(self, session: str) -> None:
+        """That Run has answered (its task, if any, is already added)."""
+        with self._changed:
+            left = self._starting.get(session, 0) - 1
+            if left > 0:
+                self._starting[session] = left
+            else:
+                self._starting.pop(session, None)
+            self._changed.notify_all()
 
     def add(self, session: str, client: WiroClient, taskid: str) -> None:
         with self._lock:
@@ -128,8 +148,11 @@ class ActiveRuns:
                 self._stopped[taskid] = None
         return None if client is None else self._stop({taskid: client})[0]
 
-    def stop_all(self) -> list[str]:
-        with self._lock:
+    def stop_all(self, wait_for_starts: float = START_WAIT_SECONDS) -> list[str]:
+        """Stop every session's tasks (shutting down). A Run still on its way is waited for
+        a moment, so the task it starts is not left running when the process exits."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._starting, wait_for_starts)
             sessions = list(self._runs)
         return [line for s in sessions for line in self.stop(s)]
 
@@ -239,6 +262,7 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
     yield RunUpdate(RunStatus("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
                     seed=seed)
     placeholder = journal.sending(key_kind, client.base_url) if journal is not None else None
+    registry.starting(session)
     try:
         handle = client.run(request)
     except WiroError as exc:
@@ -249,9 +273,12 @@ def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: st
         yield RunUpdate(RunStatus("error", _start_failure(exc), str(exc)),
                         seed=seed, finished=True)
         return
+    else:
+        registry.add(session, client, handle.id)  # before `started`: stop_all waits for it
+    finally:
+        registry.started(session)
     if journal is not None:
         journal.started(handle.id, handle.token, key_kind, client.base_url, placeholder)
-    registry.add(session, client, handle.id)
     follower = FollowThread(client, handle).start()
     # How the run ended for the journal; None while the task may still be running.
     outcome: tuple[str, float | None] | None = None

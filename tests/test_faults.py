@@ -7,6 +7,7 @@ settings (a 30 s stall window is 0.5 s here), never slept out.
 from __future__ import annotations
 
 import html
+import time
 import re
 
 import pytest
@@ -283,3 +284,23 @@ def test_a_run_answer_without_a_task_id_is_an_ambiguous_start(backend, sim_state
     assert last.finished and "named no task" in message and "dashboard" in message, message
     assert "ValueError" not in message
     assert sim_state.run_calls == 1
+
+
+def test_shutting_down_waits_for_a_run_on_its_way_and_stops_its_task(sim, sim_state, tmp_path):
+    """SIGTERM (stop_all) while Run is still on its way: its task must not be left running."""
+    import threading
+
+    sim_state.hold_running = True
+    sim_state.fault_timeout_seconds = 0.5  # Run answers late (the task is made meanwhile)
+    sim_state.inject_fault("run", "timeout")
+    backend = make_backend(sim, request_timeout=5.0)
+    registry = ActiveRuns()
+    runner = threading.Thread(target=run_page, args=(backend, tmp_path, registry), daemon=True)
+    runner.start()
+    while not registry._starting:
+        time.sleep(0.01)
+    lines = registry.stop_all()
+    runner.join(10)
+    (task,) = sim_state.tasks()
+    assert any(task["id"] in line and "killed" in line for line in lines), lines
+    assert final_status(sim_state) == "task_cancel"
