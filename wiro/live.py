@@ -200,7 +200,8 @@ def _listen(url: str, token: str, silence: float, open_timeout: float,
                 quiet_since = time.monotonic()
                 continue
             try:
-                raw = ws.recv(timeout=min(left, ends_at - now, STOP_CHECK_SECONDS))
+                wait = min(left, ends_at - now)
+                raw = ws.recv(timeout=wait if stop is None else min(wait, STOP_CHECK_SECONDS))
             except TimeoutError:
                 continue
             except (ConnectionClosed, OSError):
