@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from wiro import WiroClient
 from wiro.settings import Settings, load_settings, merged_environment
+
+from .datadir import data_dir_from_env, open_database
+from .journal import Journal
+
+log = logging.getLogger(__name__)
 
 SIMULATOR_NOTICE = ("Simulator mode — images are placeholders; set WIRO_API_KEY and "
                     "WIRO_API_SECRET to use the real model.")
@@ -25,6 +31,9 @@ class AppSettings:
     # (studio/visitors.py); entries further left are whatever the visitor wrote.
     trust_proxy_headers: bool = False
     trusted_proxy_hops: int = 1
+    # A run's page updates go out as soon as Wiro reports something (1), or on the old
+    # 0.25 s tick (0), kept to compare the two.
+    push_updates: bool = True
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> "AppSettings":
@@ -35,6 +44,8 @@ class AppSettings:
             trust_proxy_headers=bool(values.get("SPACE_ID")) or (
                 values.get("APP_TRUST_PROXY_HEADERS") or "").lower() in {"1", "true", "yes"},
             trusted_proxy_hops=max(1, int(values.get("APP_TRUSTED_PROXY_HOPS") or 1)),
+            push_updates=(values.get("APP_PUSH_UPDATES") or "1").strip().lower()
+            not in {"0", "false", "no", "off"},
         )
 
 
@@ -42,6 +53,9 @@ class AppSettings:
 class Backend:
     settings: Settings = field(repr=False)
     simulator: object | None = None
+    # The crash journal of paid tasks (None: not kept, as in most tests).
+    journal: Journal | None = None
+    push_updates: bool = True
     _client: WiroClient | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -61,6 +75,11 @@ class Backend:
                 self._client = WiroClient.from_settings(self.settings)
             return self._client
 
+    def visitor_client(self, api_key: str, api_secret: str | None) -> WiroClient:
+        """A client for one visitor's own key, with every other setting the owner's."""
+        return WiroClient.from_settings(self.settings, api_key=api_key,
+                                        api_secret=api_secret or None)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -68,23 +87,47 @@ class Backend:
             self.simulator.stop()
 
 
+def recover_orphans(backend: Backend) -> list[str]:
+    """Before the page serves: stop (or settle) the paid tasks a crashed run left behind.
+
+    Never stops the app from starting: whatever fails is logged and tried next start."""
+    if backend.journal is None:
+        return []
+    owner = backend.client() if backend.settings.has_key and not backend.is_simulator else None
+    try:
+        return backend.journal.recover(owner, backend.settings.base_url)
+    except Exception as exc:  # a start must not fail on a journal or network problem
+        log.warning("startup recovery failed (%s); tasks stay in the journal", exc)
+        return []
+
+
 def start_backend(environ: Mapping[str, str] | None = None,
                   app_settings: AppSettings | None = None,
                   bring_your_own_key: bool = False) -> Backend:
-    """Live with a key (or when visitors bring theirs), else a simulator on a free port."""
+    """Live with a key (or when visitors bring theirs), else a simulator on a free port.
+
+    Opens the crash journal in APP_DATA_DIR and settles what a crash left running first."""
+    app_settings = app_settings or AppSettings.load(environ)
+    backend = _start(environ, app_settings, bring_your_own_key)
+    backend.journal = Journal(open_database(data_dir_from_env(environ)))
+    backend.push_updates = app_settings.push_updates
+    recover_orphans(backend)
+    return backend
+
+
+def _start(environ: Mapping[str, str] | None, app_settings: AppSettings,
+           bring_your_own_key: bool) -> Backend:
     settings = load_settings(environ)
     if settings.has_key or bring_your_own_key:
         return Backend(settings)
     from wiro.simulator import SimulatorServer, SimulatorState
 
-    app_settings = app_settings or AppSettings.load(environ)
     # A fresh random key pair per start: the signing path is exercised even offline.
     key, secret = secrets.token_hex(16), secrets.token_hex(24)
     server = SimulatorServer(SimulatorState(key, secret, pace=app_settings.simulator_pace))
     server.start()
     atexit.register(server.stop)
-    simulated = Settings(api_key=key, api_secret=secret, base_url=server.base_url,
-                         socket_url=server.socket_url, poll_interval=min(
-                             settings.poll_interval, 0.25),
-                         request_timeout=settings.request_timeout)
+    simulated = replace(settings, api_key=key, api_secret=secret, base_url=server.base_url,
+                        socket_url=server.socket_url,
+                        poll_interval=min(settings.poll_interval, 0.25))
     return Backend(simulated, simulator=server)

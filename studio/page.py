@@ -57,10 +57,7 @@ class DemoPage:
             raise gr.Error("Paste your Wiro API key (and secret, for signature projects) "
                            "first. They are used for your runs only and never stored.",
                            print_exception=False)
-        settings = self.backend.settings
-        return WiroClient(api_key.strip(), (api_secret or "").strip() or None,
-                          base_url=settings.base_url, poll_interval=settings.poll_interval,
-                          request_timeout=settings.request_timeout)
+        return self.backend.visitor_client(api_key.strip(), (api_secret or "").strip() or None)
 
     def run_once(self, session: str, values: dict[str, Any], request: gr.Request,
                  randomize: bool = False, api_key: str | None = None,

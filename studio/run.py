@@ -1,12 +1,14 @@
 """One run as the page lives it: validate, Run, follow, download, and always clean up.
 
-`generate` is a generator of `RunUpdate`s, one at least every TICK_SECONDS, so Gradio can
-stop it promptly; its `finally` stops the remote task if the run did not end, and
-`ActiveRuns` lets Stop and a closed tab end a session's tasks from outside.
+`generate` is a generator of `RunUpdate`s. It follows the task with wiro.live's one follow
+loop (in a background thread) and yields as soon as that reports something, with a
+heartbeat every TICK_SECONDS so Gradio can stop it promptly (APP_PUSH_UPDATES=0 brings back
+the old behaviour of yielding only on the tick). Its `finally` stops the remote task if the
+run did not end, and `ActiveRuns` lets Stop and a closed tab end a session's tasks from
+outside. Every task is written to the crash journal (studio/journal.py) while it runs.
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import random
 import threading
@@ -17,11 +19,13 @@ from typing import Any, Callable, Iterator
 from PIL import Image
 
 from wiro import InvalidInputError, Task, WiroClient, WiroError, spec, validate_inputs
-from wiro.client import MAX_TRANSIENT_POLL_ERRORS, TRANSIENT_ERRORS, TaskHandle
-from wiro.errors import TaskFailedError
+from wiro.errors import (
+    AmbiguousStartError, DownloadError, RateLimitedError, RunMaybeStartedError,
+    TaskDeadlineError, TaskFailedError, TaskStalledError,
+)
 from wiro.live import FollowThread, TaskEvent, event_from_task
+from wiro.models import StopOutcome
 from wiro.statuses import TaskStatus, lifecycle_fraction
-
 from wiro.validation import RunRequest
 
 from .backend import Backend
@@ -30,6 +34,9 @@ from .outputs import OutputStore
 from .status import RunStatus
 
 TICK_SECONDS = 0.25
+# How long shutting down waits for Runs on their way to name their tasks, so they can be
+# stopped too (Run answers in well under a second when Wiro is healthy).
+START_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -39,6 +46,7 @@ class RunUpdate:
     details: dict[str, Any] | None = None
     seed: int | None = None
     finished: bool = False
+    taskid: str | None = None  # once Wiro has named the task
 
 
 @dataclass
@@ -55,9 +63,26 @@ class ActiveRuns:
     # ends: a run that sees its task cancelled says the same thing as Stop.
     _stopped: dict[str, str | None] = field(default_factory=dict)
     _changed: threading.Condition = field(init=False, repr=False)
+    # Sessions with a Run request on its way (Wiro has not named the task yet).
+    _starting: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
+
+    def starting(self, session: str) -> None:
+        """A Run is on its way for `session`: stop_all waits for it to name its task."""
+        with self._lock:
+            self._starting[session] = self._starting.get(session, 0) + 1
+
+    def started(self, session: str) -> None:
+        """That Run has answered (its task, if any, is already added)."""
+        with self._changed:
+            left = self._starting.get(session, 0) - 1
+            if left > 0:
+                self._starting[session] = left
+            else:
+                self._starting.pop(session, None)
+            self._changed.notify_all()
 
     def add(self, session: str, client: WiroClient, taskid: str) -> None:
         with self._lock:
@@ -123,23 +148,30 @@ class ActiveRuns:
                 self._stopped[taskid] = None
         return None if client is None else self._stop({taskid: client})[0]
 
-    def stop_all(self) -> list[str]:
-        with self._lock:
+    def stop_all(self, wait_for_starts: float = START_WAIT_SECONDS) -> list[str]:
+        """Stop every session's tasks (shutting down). A Run still on its way is waited for
+        a moment, so the task it starts is not left running when the process exits."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._starting, wait_for_starts)
             sessions = list(self._runs)
         return [line for s in sessions for line in self.stop(s)]
 
 
-def stop_task(client: WiroClient, taskid: str) -> str:
-    try:
-        before = client.detail(taskid).status
-        task = client.stop(taskid)
-    except WiroError as exc:
-        return f"Task {taskid} could not be stopped: {exc}"
-    if task.cancelled and before.is_queued:
+def stop_line(outcome: StopOutcome) -> str:
+    """What stopping a task did, in the words the page shows."""
+    taskid, before = outcome.taskid, outcome.before
+    if outcome.action == "cancelled" and before in (None, TaskStatus.QUEUE):
         return f"Task {taskid} was cancelled while queued; nothing was charged."
-    if task.cancelled:
-        return f"Task {taskid} was killed while {before.phase}."
-    return f"Task {taskid} had already finished."
+    if outcome.action in ("cancelled", "killed"):
+        return f"Task {taskid} was killed" + (f" while {before.phase}." if before else ".")
+    if outcome.action == "already_ended":
+        return f"Task {taskid} had already finished."
+    return (f"Task {taskid} could not be stopped ({outcome.error or 'no answer'}); it may still "
+            "be running and may still be charged — check your Wiro dashboard.")
+
+
+def stop_task(client: WiroClient, taskid: str) -> str:
+    return stop_line(client.stop(taskid))
 
 
 # Where the model's own percentage moves the bar: from task_start to task_output_full.
@@ -164,51 +196,6 @@ def status_title(taskid: str, update: TaskEvent | None) -> str:
     if update is not None and update.percentage is not None and not status.is_terminal:
         title += f" {update.percentage:.0f}%"
     return title
-
-
-def watch(client: WiroClient, handle: TaskHandle | str,
-          poll_interval: float) -> Iterator[TaskEvent | None]:
-    """Yield the latest known state of the task at least every tick, ending with its
-    terminal event, which carries the final Task.
-
-    With a socket URL on the client, the task's events come live from a background thread
-    (wiro.live, which falls back to polling by itself); the thread is stopped when this
-    generator ends or is closed. Without one, Detail is polled every `poll_interval`.
-    """
-    if isinstance(handle, TaskHandle) and handle.token and client.socket_url:
-        follower = FollowThread(client, handle).start()
-        latest: TaskEvent | None = None
-        try:
-            while not follower.done:
-                events = follower.take(timeout=TICK_SECONDS)
-                latest = events[-1] if events else latest
-                yield latest
-                if latest is not None and latest.is_terminal:
-                    return
-        finally:
-            follower.stop()
-    yield from _watch_polling(client, getattr(handle, "id", handle), poll_interval)
-
-
-def _watch_polling(client: WiroClient, taskid: str,
-                   poll_interval: float) -> Iterator[TaskEvent | None]:
-    event: TaskEvent | None = None
-    last_poll = float("-inf")
-    failures = 0
-    while True:
-        if time.monotonic() - last_poll >= poll_interval:
-            last_poll = time.monotonic()
-            try:
-                event = event_from_task(client.detail(taskid))
-                failures = 0
-            except TRANSIENT_ERRORS:
-                failures += 1
-                if failures > MAX_TRANSIENT_POLL_ERRORS:
-                    raise
-        yield event
-        if event is not None and event.is_terminal:
-            return
-        time.sleep(TICK_SECONDS)
 
 
 def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
@@ -236,7 +223,7 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
     cost = 0.0
     try:
         for update in _run(backend, registry, store, session, request, seed, client,
-                           ticket):  # issue 12: the ticket hears of the Run and its charge
+                           ticket):  # the ticket hears of the Run and its charge
             cost = (update.details or {}).get("cost_usd", cost)
             yield update
     finally:
@@ -244,48 +231,126 @@ def generate(backend: Backend, registry: ActiveRuns, store: OutputStore, session
             ticket.release(cost)
 
 
+def _start_failure(exc: WiroError) -> str:
+    if isinstance(exc, RateLimitedError):
+        return "Wiro is rate limiting this key."
+    if isinstance(exc, AmbiguousStartError):
+        return "Wiro may have started the run, but named no task."
+    if isinstance(exc, RunMaybeStartedError):
+        return "Wiro may have started the run."
+    return "Wiro did not start the run."
+
+
+def _updates(follower: FollowThread, push: bool) -> Iterator[list[TaskEvent]]:
+    """The follower's events: as they arrive (push), else gathered on each tick; an empty
+    list at least every TICK_SECONDS either way (the heartbeat)."""
+    next_tick = time.monotonic() + TICK_SECONDS
+    while not follower.done:
+        if push:
+            yield follower.take(timeout=TICK_SECONDS)
+            continue
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+        next_tick = max(next_tick + TICK_SECONDS, time.monotonic())
+        yield follower.take(timeout=0)
+
+
 def _run(backend: Backend, registry: ActiveRuns, store: OutputStore, session: str,
          request: RunRequest, seed: int, client: WiroClient | None,
          ticket: Ticket | None = None) -> Iterator[RunUpdate]:
+    key_kind = "visitor" if client is not None else "owner"
     client = client or backend.client()
+    journal = backend.journal
     started = time.monotonic()
     yield RunUpdate(RunStatus("running", "Sending to Wiro…", fraction=0.0, elapsed=0.0),
                     seed=seed)
+    placeholder = journal.sending(key_kind, client.base_url) if journal is not None else None
+    registry.starting(session)
     try:
         handle = client.run(request)
     except WiroError as exc:
-        yield RunUpdate(RunStatus("error", "Wiro did not start the run.", str(exc)),
+        if placeholder is not None and not isinstance(exc, RunMaybeStartedError):
+            journal.not_started(placeholder)
+        elif placeholder is not None:
+            journal.ended(placeholder, "reported", note=str(exc))
+        yield RunUpdate(RunStatus("error", _start_failure(exc), str(exc)),
                         seed=seed, finished=True)
         return
-    registry.add(session, client, handle.id)
-    if ticket:  # issue 12: from here Wiro may charge, whatever happens next
-        ticket.sent(handle.id)
-    ended = False
-    try:
-        update: TaskEvent | None = None
-        with contextlib.closing(watch(client, handle, client.poll_interval)) as updates:
-            for update in updates:
-                if update is not None and update.is_terminal:
-                    break  # _finish says how it ended; a "running" line here could be the last
-                status = update.status if update else TaskStatus.QUEUE
-                yield RunUpdate(RunStatus(
-                    "running", status_title(handle.id, update),
-                    fraction=progress_fraction(update), wiro_status=status.value,
-                    elapsed=time.monotonic() - started), seed=seed)
-        ended = True
-        if ticket and update.task is not None:  # issue 12: Wiro's charge, before the download
-            ticket.charged(update.task.total_cost)
-        stopped = registry.stop_outcome(handle.id) if update.task.cancelled else None
-        yield _finish(client, store, session, update.task, seed, time.monotonic() - started,
-                      stopped)
-    except WiroError as exc:
-        yield RunUpdate(RunStatus("error", f"Task {handle.id} did not finish.", str(exc)),
-                        seed=seed, finished=True)
+    else:
+        registry.add(session, client, handle.id)  # before `started`: stop_all waits for it
     finally:
+        registry.started(session)
+    if journal is not None:
+        journal.started(handle.id, handle.token, key_kind, client.base_url, placeholder)
+    if ticket:  # from here Wiro may charge, whatever happens next
+        ticket.sent(handle.id)
+    follower = FollowThread(client, handle).start()
+    # How the run ended for the journal; None while the task may still be running.
+    outcome: tuple[str, float | None] | None = None
+    try:
+        latest: TaskEvent | None = None
+        try:
+            for events in _updates(follower, backend.push_updates):
+                latest = events[-1] if events else latest
+                if latest is not None and latest.is_terminal:
+                    break  # _finish says how it ended; a "running" line here could be the last
+                status = latest.status if latest else TaskStatus.QUEUE
+                yield RunUpdate(RunStatus(
+                    "running", status_title(handle.id, latest),
+                    fraction=progress_fraction(latest), wiro_status=status.value,
+                    elapsed=time.monotonic() - started), seed=seed, taskid=handle.id)
+        except (TaskStalledError, TaskDeadlineError) as exc:
+            # The follower has already tried to stop the task.
+            stopped: StopOutcome = exc.stopped
+            if stopped.action == "already_ended" and stopped.task is not None:
+                # It ended after all (Detail came back for the stop): deliver what it made.
+                task = stopped.task
+                outcome = ("cancelled" if task.cancelled else
+                           "done" if task.deliverable else "failed", task.total_cost)
+                yield _finish(client, store, session, task, seed,
+                              time.monotonic() - started)
+                return
+            task = getattr(exc, "task", None)
+            title = ("The run took too long." if isinstance(exc, TaskDeadlineError)
+                     else "The run failed.")
+            wiro_status = task.status_text if task is not None else ""
+            cost = stopped.task.total_cost if stopped.task else None
+            if stopped.confirmed:
+                outcome = ("stopped", cost)
+            yield RunUpdate(RunStatus("error", title, f"{exc}\n{stop_line(stopped)}",
+                                      wiro_status=wiro_status), seed=seed, finished=True,
+                            taskid=handle.id,
+                            details={"task_id": handle.id, "cost_usd": cost} if cost else None)
+            return
+        except WiroError as exc:
+            stopped = client.stop(handle.id, status=latest.status if latest else None)
+            if stopped.confirmed:
+                outcome = ("stopped", None)
+            yield RunUpdate(RunStatus("error", f"Task {handle.id} did not finish.",
+                                      f"{exc}\n{stop_line(stopped)}"),
+                            seed=seed, finished=True, taskid=handle.id)
+            return
+        if latest is None or not latest.is_terminal or latest.task is None:
+            return  # the follower ended early: the finally below cleans up
+        task = latest.task
+        outcome = ("cancelled" if task.cancelled else "done" if task.deliverable else "failed",
+                   task.total_cost)
+        if ticket:  # Wiro's charge, counted before the download can fail
+            ticket.charged(task.total_cost)
+        stopped_line = registry.stop_outcome(handle.id) if task.cancelled else None
+        yield _finish(client, store, session, task, seed, time.monotonic() - started,
+                      stopped_line)
+    finally:
+        follower.stop()
         registry.discard(session, handle.id)
-        if not ended:
+        if outcome is None:
             # Closed tab, Stop, or an error while following: nobody will see this task.
-            stop_task(client, handle.id)
+            stopped = client.stop(handle.id)
+            if stopped.confirmed:
+                outcome = ("stopped", stopped.task.total_cost if stopped.task else None)
+        if journal is not None and outcome is not None:
+            journal.ended(handle.id, outcome[0], outcome[1])
+        if ticket and outcome is not None and outcome[1]:
+            ticket.charged(outcome[1])
 
 
 def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, seed: int,
@@ -293,14 +358,25 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
     if task.cancelled:  # the same words as the Stop button's answer, when it was that
         return RunUpdate(RunStatus("stopped", "Stopped.",
                                    stopped or f"Task {task.id} was cancelled outside this page.",
-                                   wiro_status=task.status.value), seed=seed, finished=True)
-    if not task.succeeded:
+                                   wiro_status=task.status_text), seed=seed, finished=True,
+                         taskid=task.id)
+    if not task.deliverable:
         return RunUpdate(RunStatus("error", "The model did not produce an image.",
-                                   str(TaskFailedError(task)), wiro_status=task.status.value),
-                         seed=seed, finished=True)
+                                   str(TaskFailedError(task)), wiro_status=task.status_text),
+                         seed=seed, finished=True, taskid=task.id)
     output = task.outputs[0]
-    data = client.download(output)
-    try:  # issue 12: a file that is not an image gets plain words, not Pillow's repr
+    try:
+        data = client.download(output)
+    except DownloadError as exc:
+        # Charged all the same: the cost still counts, and the link may still work later.
+        return RunUpdate(RunStatus(
+            "error", "The image could not be downloaded.",
+            f"Task {task.id} finished and was charged ${task.total_cost:.4f}, but its image "
+            f"could not be fetched: {exc}\nLink: {exc.url}", wiro_status=task.status_text),
+            details={"task_id": task.id, "seed": seed, "cost_usd": task.total_cost,
+                     "url": exc.url},
+            seed=seed, finished=True, taskid=task.id)
+    try:  # a file that is not an image gets plain words, not Pillow's repr
         with Image.open(io.BytesIO(data)) as im:
             width, height, fmt = im.width, im.height, (im.format or "").lower()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
@@ -308,7 +384,9 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
             "error", "Wiro's output is not an image this page can show.",
             f"Task {task.id} finished and was charged ${task.total_cost:.4f}, but its output "
             f"file {output.name or '(unnamed)'} ({len(data):,} bytes) is not a PNG, JPEG or "
-            "WebP image.", wiro_status=task.status.value), seed=seed, finished=True)
+            "WebP image.", wiro_status=task.status_text),
+            details={"task_id": task.id, "seed": seed, "cost_usd": task.total_cost},
+            seed=seed, finished=True, taskid=task.id)
     extension = output.name.rsplit(".", 1)[-1] if "." in output.name else fmt
     path = store.save(session, f"flux2pro-task{task.id}-seed{seed}.{extension}", data)
     details = {
@@ -325,5 +403,6 @@ def _finish(client: WiroClient, store: OutputStore, session: str, task: Task, se
     summary = (f"Task {task.id} · seed {seed} · {width}×{height} {fmt.upper()} · "
                f"{wall:.1f} s · ${task.total_cost:.4f}")
     return RunUpdate(RunStatus("done", "Done.", summary, fraction=1.0,
-                               wiro_status=task.status.value),
-                     image=str(path), details=details, seed=seed, finished=True)
+                               wiro_status=task.status_text),
+                     image=str(path), details=details, seed=seed, finished=True,
+                     taskid=task.id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import json
 import re
 import socket
 import threading
@@ -97,22 +98,48 @@ def test_run_without_images_sends_json(client, session) -> None:
     assert session.last("/Run/").headers["Content-Type"] == "application/json"
 
 
-def test_run_with_a_file_sends_multipart(client, session, sim_state, tmp_path) -> None:
-    client.run(inputs(inputImage=[make_png(tmp_path / "ref.png")]))
-    assert session.last("/Run/").headers["Content-Type"].startswith("multipart/form-data")
-    (image,) = sim_state.tasks()[0]["inputs"]
-    assert image["kind"] == "file" and image["source"] == "ref.png"
-    assert (image["width"], image["height"]) == (48, 32)
-
-
-def test_multipart_keeps_the_order_file_url_file(client, sim_state, tmp_path) -> None:
+def test_a_local_file_is_uploaded_then_run_gets_json_with_urls(client, session, sim_state,
+                                                                tmp_path) -> None:
+    """What every Wiro SDK does: File/Upload (one part named `file`), then Run with JSON."""
     a = make_png(tmp_path / "a.png", (64, 64), (255, 0, 0))
     b = make_png(tmp_path / "b.jpg", (80, 48), (0, 0, 255), fmt="JPEG")
     client.run(inputs(inputImage=[a, URL_1, b]))
+    uploads = [r for r in session.sent if r.url.endswith("/File/Upload")]
+    assert len(uploads) == 2 and sim_state.uploads == 2
+    assert all(r.headers["Content-Type"].startswith("multipart/form-data") for r in uploads)
+    assert b'name="file"; filename="a.png"' in uploads[0].body
+    assert all("x-signature" in r.headers for r in uploads)  # signed like every call
+    run = session.last("/Run/")
+    assert run.headers["Content-Type"] == "application/json"
+    body = json.loads(run.body)
+    images = body["inputImage"]
+    assert isinstance(images, list) and len(images) == 3 and images[1] == URL_1
+    assert all(u.startswith(sim_state.public_base_url + "/v1/File/") for u in images[::2])
+    assert body["width"] == 256 and body["seed"] == 7  # numbers as JSON numbers
     got = [(i["kind"], i["source"]) for i in sim_state.tasks()[0]["inputs"]]
     assert got == [("file", "a.png"), ("url", URL_1), ("file", "b.jpg")]
     sizes = [(i["width"], i["height"]) for i in sim_state.tasks()[0]["inputs"]]
     assert sizes[0] == (64, 64) and sizes[2] == (80, 48)
+    # The simulator serves what was uploaded, as Wiro's CDN would.
+    assert requests.get(images[0], timeout=5).content == open(a, "rb").read()
+
+
+def test_a_failed_upload_starts_nothing(client, sim_state, tmp_path) -> None:
+    sim_state.inject_fault("upload", "error_code:0")
+    with pytest.raises(RequestRejectedError):
+        client.run(inputs(inputImage=[make_png(tmp_path / "a.png")]))
+    assert sim_state.run_calls == 0
+
+
+def test_multipart_to_run_is_a_setting(sim, session, sim_state, tmp_path) -> None:
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    session=session, file_input="multipart") as client:
+        a = make_png(tmp_path / "a.png", (64, 64), (255, 0, 0))
+        client.run(inputs(inputImage=[a, URL_1]))
+    assert session.last("/Run/").headers["Content-Type"].startswith("multipart/form-data")
+    assert sim_state.uploads == 0
+    got = [(i["kind"], i["source"]) for i in sim_state.tasks()[0]["inputs"]]
+    assert got == [("file", "a.png"), ("url", URL_1)]
 
 
 def test_run_validates_before_sending(client, sim_state) -> None:
@@ -272,7 +299,7 @@ def test_an_expired_download_says_so(client, sim_state) -> None:
     task = client.run(inputs()).result(timeout=10)
     sim_state.output_ttl_seconds = -1  # every link is now past its lifetime
     with pytest.raises(WiroError) as info:
-        client.download(task.outputs[0])
+        client.download(task.outputs[0], window=0.3)
     assert "404" in str(info.value) and "expire" in str(info.value)
 
 
@@ -579,7 +606,7 @@ def test_no_credentials_in_errors_or_client(tmp_path) -> None:
         collect(lambda: queued.result(timeout=10))
         task = good.detail(handle.id)
         state.output_ttl_seconds = -1
-        collect(lambda: good.download(task.outputs[0]))
+        collect(lambda: good.download(task.outputs[0], window=0))
         _assert_clean(repr(handle))
         _assert_clean(repr(task))
         for client in (good, wrong_secret, key_only, wrong_key, dead):
@@ -596,3 +623,145 @@ def test_no_credentials_in_errors_or_client(tmp_path) -> None:
         _assert_clean(repr(exc))
         _assert_clean(str(getattr(exc, "__cause__", None)))
         assert exc.__cause__ is None or not isinstance(exc.__cause__, requests.RequestException)
+
+
+# --- issue 10: Kill/Cancel answers, stop without Detail, rate limits, ambiguous starts ------
+
+
+def test_kill_and_cancel_succeed_on_result_alone(client, sim_state) -> None:
+    """Wiro's SDKs read only `result` from Kill/Cancel; a missing tasklist is not an error."""
+    sim_state.stop_without_tasklist = True
+    sim_state.hold_running = True
+    running = client.run(inputs())
+    assert running.kill() is None
+    assert client.detail(running.id).cancelled
+    sim_state.hold_in_queue = True
+    queued = client.run(inputs())
+    assert queued.cancel() is None
+    assert client.detail(queued.id).cancelled
+
+
+def test_stop_is_confirmed_by_one_detail(client, session, sim_state) -> None:
+    sim_state.stop_without_tasklist = True
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    outcome = handle.stop(status=TaskStatus.OUTPUT)
+    assert outcome.action == "killed" and outcome.confirmed and outcome.task.cancelled
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert paths[-2:] == ["Task/Kill", "Task/Detail"]
+
+
+def test_a_failed_confirmation_does_not_undo_a_successful_stop(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "html", 100)
+    outcome = handle.stop()
+    assert outcome.action == "killed" and outcome.confirmed and outcome.task is None
+    sim_state.clear_faults()
+    assert client.detail(handle.id).cancelled
+
+
+def test_stop_does_not_need_detail_at_all(client, sim_state) -> None:
+    sim_state.hold_in_queue = True
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "reset", 1000)
+    outcome = handle.stop()  # no status known: Kill first, which Wiro also takes while queued
+    sim_state.clear_faults()
+    assert outcome.cancelled and client.detail(handle.id).cancelled
+
+
+def test_stop_retries_kill_through_transient_trouble(client, sim_state) -> None:
+    sim_state.hold_running = True
+    handle = client.run(inputs())
+    sim_state.retry_after_seconds = 0.1
+    sim_state.inject_fault("kill", "http429", 2)
+    sim_state.inject_fault("kill", "reset", 5)
+    assert handle.stop(status=TaskStatus.OUTPUT).action == "killed"
+    assert client.detail(handle.id).cancelled
+
+
+def test_a_stop_that_never_gets_through_is_unconfirmed(sim, sim_state, session) -> None:
+    sim_state.hold_running = True
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    session=session, stop_window=0.2) as client:
+        handle = client.run(inputs())
+        sim_state.inject_fault("kill", "http500", 1000)
+        sim_state.inject_fault("cancel", "http500", 1000)
+        outcome = handle.stop(status=TaskStatus.OUTPUT)
+    sim_state.clear_faults()
+    assert not outcome.confirmed and outcome.action == "unconfirmed" and outcome.error
+
+
+def test_detail_is_retried_after_a_429(client, sim_state, session) -> None:
+    handle = client.run(inputs())
+    sim_state.retry_after_seconds = 0.1
+    sim_state.inject_fault("detail", "http429", 1)
+    before = len(session.sent)
+    assert client.detail(handle.id).succeeded
+    assert len(session.sent) - before == 2  # the 429, then the answer
+    assert sim_state.take_fault("detail") is None
+
+
+def test_retry_after_sets_the_delay() -> None:
+    from wiro.errors import RETRY_AFTER_CAP, RateLimitedError, retry_delay
+    assert retry_delay(RateLimitedError("Task/Detail", 7.0), 0) == 7.0
+    assert retry_delay(RateLimitedError("Task/Detail", 10_000.0), 0) == RETRY_AFTER_CAP
+    assert retry_delay(None, 0) < retry_delay(None, 3)
+
+
+def test_run_429_is_rate_limited_and_not_resent(client, sim_state) -> None:
+    from wiro.errors import RateLimitedError
+    sim_state.retry_after_seconds = 12
+    sim_state.inject_fault("run", "http429")
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is RateLimitedError and exc.retry_after == 12
+    assert str(exc) == ("Wiro is rate limiting this key; try again in 12 s — nothing was "
+                        "started.")
+    assert sim_state.run_calls == 1
+
+
+def test_run_result_true_without_a_task_is_an_ambiguous_start(client, sim_state) -> None:
+    from wiro.errors import AmbiguousStartError
+    sim_state.inject_fault("run", "no_task")
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is AmbiguousStartError and isinstance(exc, RunMaybeStartedError)
+    assert "named no task" in str(exc) and "dashboard" in str(exc)
+
+
+def test_result_delivers_a_finished_task_whatever_its_final_status(sim, sim_state) -> None:
+    sim_state.detail_status = "task_end"
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    settle_window=0.2) as client:
+        task = client.run(inputs()).result(timeout=10)
+    assert task.deliverable and task.status_text == "task_end"
+
+
+def test_result_kills_a_task_stuck_at_task_error(sim, sim_state) -> None:
+    from wiro.errors import TaskStalledError
+    sim_state.hold_running = True
+    sim_state.detail_status = "task_error"
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    stall_window=0.3) as client:
+        handle = client.run(inputs())
+        with pytest.raises(TaskStalledError) as info:
+            handle.result(timeout=10)
+    assert info.value.stopped.action == "killed"
+    assert "task_error" in str(info.value) and "pre-execution failure" in str(info.value)
+    assert sim_state.tasks()[0]["status"] == "task_cancel"
+
+
+def test_timing_settings_reach_the_client(tmp_path) -> None:
+    from wiro.settings import load_settings
+    settings = load_settings({"WIRO_API_KEY": "k", "WIRO_STALL_WINDOW": "0.5",
+                              "WIRO_TASK_TIMEOUT": "2", "WIRO_DETAIL_TIMEOUT": "0.25",
+                              "WIRO_SETTLE_WINDOW": "0.1", "WIRO_DOWNLOAD_WINDOW": "3",
+                              "WIRO_FILE_INPUT": "multipart"}, dotenv_path=None)
+    with WiroClient.from_settings(settings) as client:
+        assert (client.stall_window, client.task_timeout, client.detail_timeout[1],
+                client.settle_window, client.download_window, client.file_input) == \
+            (0.5, 2.0, 0.25, 0.1, 3.0, "multipart")
+    with pytest.raises(ValueError):
+        load_settings({"WIRO_FILE_INPUT": "ftp"}, dotenv_path=None)
+    defaults = load_settings({}, dotenv_path=None)
+    assert (defaults.stall_window, defaults.task_timeout, defaults.file_input) == \
+        (30.0, 600.0, "upload")

@@ -1,11 +1,13 @@
-"""Issue 6, part 2: faults injected by the simulator, seen through the page's run function.
+"""Faults injected by the simulator, seen through the page's run function (issues 6 and 10).
 
 For each: the right outcome in plain words, Detail retried, Run never re-sent on its own,
-and no task left running on the simulator.
+and no task left running on the simulator. Windows and deadlines are set tiny through the
+settings (a 30 s stall window is 0.5 s here), never slept out.
 """
 from __future__ import annotations
 
 import html
+import time
 import re
 
 import pytest
@@ -19,17 +21,45 @@ from wiro.settings import Settings
 from conftest import TEST_KEY, TEST_SECRET
 
 
+pytestmark = pytest.mark.timeout(60)
+
+# The settings' windows, shrunk: nothing here waits for a real 30 s or 600 s.
+QUICK = dict(poll_interval=0.02, request_timeout=0.5, detail_timeout=0.5, stall_window=0.5,
+             settle_window=0.3, task_timeout=15.0, download_window=0.5)
+
+
+def make_backend(sim, **changes) -> Backend:
+    settings = Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
+                        **{**QUICK, **changes})
+    return Backend(settings, simulator=sim)
+
+
 @pytest.fixture
 def backend(sim):
-    backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
-                               poll_interval=0.02, request_timeout=0.5), simulator=sim)
+    backend = make_backend(sim)
     yield backend
     backend.close()
 
 
-def run_page(backend, tmp_path, **overrides):
+class RecordingTicket:
+    """Stands in for the guard's Ticket: remembers the cost the run released it with."""
+
+    def __init__(self) -> None:
+        self.costs: list[float] = []
+
+    def release(self, cost: float = 0.0) -> None:
+        self.costs.append(cost)
+
+
+def run_page(backend, tmp_path, registry=None, ticket=None, **overrides):
     values = {**spec.defaults(), spec.INPUT_IMAGE.name: [], **overrides}
-    return list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "out"), "s1", values))
+    return list(generate(backend, registry or ActiveRuns(), OutputStore(tmp_path / "out"), "s1",
+                         values, admit=(lambda: ticket) if ticket else None))
+
+
+def final_status(sim_state) -> str:
+    (task,) = sim_state.tasks()
+    return task["status"]
 
 
 def text(update) -> str:
@@ -104,7 +134,173 @@ def test_wrong_secret_is_explained_without_showing_it(sim, sim_state, tmp_path):
     assert sim_state.tasks_created == 0
 
 
-def test_expired_result_link_is_explained(backend, sim_state, tmp_path):
-    sim_state.output_ttl_seconds = 0
+def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim_state,
+                                                                    tmp_path):
+    sim_state.output_ttl_seconds = -1
+    ticket = RecordingTicket()
+    last = run_page(backend, tmp_path, ticket=ticket)[-1]
+    message = text(last)
+    (task,) = sim_state.tasks()
+    assert "expire" in message and "could not be downloaded" in message
+    assert f"Task {task['id']}" in message and "charged $" in message
+    assert "/cdn/" in message  # the link, to try by hand
+    assert "Try again" not in message  # no invitation to pay for a second run
+    assert last.details["cost_usd"] > 0 and ticket.costs == [last.details["cost_usd"]]
+    assert sim_state.run_calls == 1
+
+
+# --- issue 10: statuses that never move on ------------------------------------------------
+
+
+def test_a_finished_task_held_at_task_end_is_delivered(backend, sim_state, tmp_path):
+    sim_state.detail_status = "task_end"  # the docs disagree on which status is last
     last = run_page(backend, tmp_path)[-1]
-    assert "expire" in text(last)
+    assert last.image is not None, text(last)
+    assert last.status.kind == "done" and last.status.wiro_status == "task_end"
+    assert final_status(sim_state) == "task_postprocess_end"  # no Kill for a finished task
+
+
+@pytest.mark.parametrize("held", ["task_error", "task_failed"])
+def test_a_status_that_never_moves_on_fails_names_it_and_kills_the_task(
+        backend, sim_state, tmp_path, held):
+    sim_state.hold_running = True
+    sim_state.detail_status = held
+    ticket = RecordingTicket()
+    last = run_page(backend, tmp_path, ticket=ticket)[-1]
+    message = text(last)
+    (task,) = sim_state.tasks()
+    assert last.finished and last.status.kind == "error" and last.image is None
+    assert held in message and f"Task {task['id']}" in message
+    if held == "task_error":
+        assert "pre-execution failure" in message  # Wiro's debugerror
+    assert "killed" in message
+    assert final_status(sim_state) == "task_cancel"
+    assert sim_state.run_calls == 1 and ticket.costs == [0.0]
+
+
+def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, tmp_path):
+    sim_state.hold_running = True  # a task that would run for ever
+    backend = make_backend(sim, task_timeout=1.0)
+    last = run_page(backend, tmp_path)[-1]
+    message = text(last)
+    (task,) = sim_state.tasks()
+    assert "did not finish within 1 s" in message and f"Task {task['id']}" in message
+    assert "killed" in message and final_status(sim_state) == "task_cancel"
+
+
+# --- issue 10: Detail hiccups are ridden out; clean-up never needs Detail ----------------------
+
+
+@pytest.mark.parametrize("kind,times", [("empty_tasklist", 8), ("html", 8), ("http429", 3),
+                                        ("malformed_json", 8), ("http500", 12)])
+def test_detail_hiccups_longer_than_before_are_ridden_out(sim, sim_state, tmp_path,
+                                                          kind, times):
+    # 8 bad answers: the page used to give up after 7 (in 1.5 s), without a Kill.
+    sim_state.retry_after_seconds = 0.2
+    sim_state.inject_fault("detail", kind, times)
+    last = run_page(make_backend(sim, task_timeout=20.0), tmp_path)[-1]
+    assert last.image is not None, text(last)
+    assert sim_state.take_fault("detail") is None  # every bad answer was met and got past
+    assert sim_state.run_calls == 1
+
+
+def test_a_slow_detail_answer_is_cut_short_by_detail_timeout(sim, sim_state, tmp_path):
+    sim_state.fault_timeout_seconds = 3.0  # Run's own timeout would wait for it
+    sim_state.inject_fault("detail", "timeout", 1)
+    backend = make_backend(sim, request_timeout=10.0, detail_timeout=0.3)
+    last = run_page(backend, tmp_path)[-1]
+    assert last.image is not None, text(last)
+    assert last.details["total_seconds"] < 3.0  # did not sit out the slow answer
+
+
+def test_a_task_is_killed_even_when_detail_never_answers(sim, sim_state, tmp_path):
+    sim_state.hold_running = True
+    sim_state.inject_fault("detail", "empty_tasklist", 10_000)
+    backend = make_backend(sim, task_timeout=1.0)
+    last = run_page(backend, tmp_path)[-1]
+    message = text(last)
+    assert "did not finish within" in message and "killed" in message, message
+    assert final_status(sim_state) == "task_cancel"
+
+
+def test_a_stop_that_cannot_be_confirmed_says_the_task_may_still_be_charged(
+        sim, sim_state, tmp_path):
+    sim_state.hold_running = True
+    sim_state.inject_fault("kill", "http500", 10_000)
+    sim_state.inject_fault("cancel", "http500", 10_000)
+    backend = make_backend(sim, task_timeout=1.0)
+    backend.client().stop_window = 0.3
+    last = run_page(backend, tmp_path)[-1]
+    message = text(last)
+    (task,) = sim_state.tasks()
+    assert "may still be charged" in message and f"Task {task['id']}" in message, message
+    sim_state.clear_faults()
+    sim_state.hold_running = False
+
+
+# --- issue 10: downloads, Kill/Cancel answers, rate limits, ambiguous starts --------------------
+
+
+def test_an_output_that_is_404_for_a_while_still_arrives(sim, sim_state, tmp_path):
+    sim_state.inject_fault("download", "http404", 4)
+    backend = make_backend(sim, download_window=10.0)
+    last = run_page(backend, tmp_path)[-1]
+    assert last.image is not None, text(last)
+    assert sim_state.run_calls == 1
+
+
+def test_stop_works_when_kill_answers_without_a_task(backend, sim_state, tmp_path):
+    sim_state.hold_running = True
+    sim_state.stop_without_tasklist = True
+    registry = ActiveRuns()
+    updates = []
+    values = {**spec.defaults(), spec.INPUT_IMAGE.name: []}
+    for update in generate(backend, registry, OutputStore(tmp_path), "s9", values):
+        updates.append(update)
+        if update.status.wiro_status == "task_output" and registry.count("s9"):
+            assert "killed while generating" in registry.stop("s9")[0]
+    assert updates[-1].status.kind == "stopped", text(updates[-1])
+    assert "killed while generating" in text(updates[-1])
+    assert final_status(sim_state) == "task_cancel"
+
+
+@pytest.mark.parametrize("fault", ["http429", "error_code:429"])
+def test_a_rate_limited_run_says_nothing_was_started(backend, sim_state, tmp_path, fault):
+    sim_state.retry_after_seconds = 7
+    sim_state.inject_fault("run", fault)
+    last = run_page(backend, tmp_path)[-1]
+    message = text(last)
+    assert "Wiro is rate limiting this key; try again in" in message, message
+    assert "nothing was started" in message and "may have started" not in message
+    if fault == "http429":
+        assert "try again in 7 s" in message
+    assert sim_state.run_calls == 1 and sim_state.tasks_created == 0
+
+
+def test_a_run_answer_without_a_task_id_is_an_ambiguous_start(backend, sim_state, tmp_path):
+    sim_state.inject_fault("run", "no_task")
+    last = run_page(backend, tmp_path)[-1]
+    message = text(last)
+    assert last.finished and "named no task" in message and "dashboard" in message, message
+    assert "ValueError" not in message
+    assert sim_state.run_calls == 1
+
+
+def test_shutting_down_waits_for_a_run_on_its_way_and_stops_its_task(sim, sim_state, tmp_path):
+    """SIGTERM (stop_all) while Run is still on its way: its task must not be left running."""
+    import threading
+
+    sim_state.hold_running = True
+    sim_state.fault_timeout_seconds = 0.5  # Run answers late (the task is made meanwhile)
+    sim_state.inject_fault("run", "timeout")
+    backend = make_backend(sim, request_timeout=5.0)
+    registry = ActiveRuns()
+    runner = threading.Thread(target=run_page, args=(backend, tmp_path, registry), daemon=True)
+    runner.start()
+    while not registry._starting:
+        time.sleep(0.01)
+    lines = registry.stop_all()
+    runner.join(10)
+    (task,) = sim_state.tasks()
+    assert any(task["id"] in line and "killed" in line for line in lines), lines
+    assert final_status(sim_state) == "task_cancel"

@@ -314,3 +314,50 @@ def test_event_from_a_polled_task_reads_the_log_percentage(sim_state, client):
     event = event_from_task(client.detail(handle.id))
     assert event.status is TaskStatus.OUTPUT and event.percentage == 100.0
     assert event.source == POLL and event.task is not None
+
+
+# --- issue 10 -------------------------------------------------------------------------------
+
+def test_a_progress_message_sent_as_a_json_string_has_its_percentage():
+    event = parse_message({"type": "task_output", "message": '{"type": "progressGenerate", '
+                                                             '"percentage": "40"}'})
+    assert event.percentage == 40.0
+    assert parse_message({"type": "task_output", "message": "{not json"}).percentage is None
+
+
+def test_task_error_on_the_socket_is_an_interim_line(sim_state, client):
+    """On the socket task_error is the model's stderr; the run goes on to its end."""
+    paced(sim_state, 0.1, fail_next_tasks=1)
+    events = list(follow(client, client.run(PROMPT), stall_window=0.05))
+    statuses = [e.status for e in events]
+    assert TaskStatus.ERROR in statuses and statuses[-1] is TaskStatus.POSTPROCESS_END
+
+
+def test_over_the_socket_a_detail_held_at_task_end_is_still_delivered(sim_state, client):
+    sim_state.detail_status = "task_end"
+    events = list(follow(client, client.run(PROMPT), settle_window=0.2))
+    final = events[-1]
+    assert final.is_terminal and final.task.deliverable and final.task.status_text == "task_end"
+
+
+def test_the_deadline_holds_while_the_socket_is_silent(sim_state, client):
+    from wiro.errors import TaskDeadlineError
+    paced(sim_state, 0.05, hold_running=True, socket_mode="silent")
+    handle = client.run(PROMPT)
+    with pytest.raises(TaskDeadlineError) as info:
+        list(follow(client, handle, timeout=0.5))  # the silence deadline is 10 s
+    assert info.value.stopped.action == "killed"
+    assert sim_state.events(handle.id)[-1][0] == "task_cancel"
+
+
+def test_push_mode_and_tick_mode_deliver_the_same_run(sim, sim_state, tmp_path):
+    paced(sim_state, 0.1)
+    finals = []
+    for push in (True, False):
+        backend = page_backend(sim)
+        backend.push_updates = push
+        updates = list(generate(backend, ActiveRuns(), OutputStore(tmp_path), f"p{push}",
+                                dict(PROMPT, seed=3)))
+        finals.append(updates[-1])
+        backend.client().close()
+    assert all(u.image and u.status.kind == "done" for u in finals)

@@ -124,8 +124,7 @@ def test_detail_has_every_seed_field_as_strings(sim_state):
 
 def test_detail_envelope_and_identifiers(sim_state):
     status, run = sim_state.run(signed_headers(), fields_of(prompt="x"))
-    for key, value in (("taskid", run["taskid"]), ("tasktoken", run["socketaccesstoken"]),
-                       ("socketaccesstoken", run["socketaccesstoken"])):
+    for key, value in (("taskid", run["taskid"]), ("tasktoken", run["socketaccesstoken"])):
         status, body = sim_state.detail(signed_headers(), [(key, value)])
         assert list(body) == ["total", "errors", "tasklist", "result"]
         assert (body["total"], body["errors"], body["result"]) == ("1", [], True)
@@ -133,7 +132,8 @@ def test_detail_envelope_and_identifiers(sim_state):
 
 
 def test_detail_errors(sim_state):
-    assert error_of(sim_state.detail(signed_headers(), [])) == (200, 0, msg.TASK_ID_REQUIRED)
+    assert error_of(sim_state.detail(signed_headers(), [])) == \
+        (200, 0, msg.TASK_KEYS_REQUIRED.format(keys="taskid or tasktoken"))
     assert error_of(sim_state.detail(signed_headers(), [("taskid", "999")])) == \
         (200, 1, msg.NO_TASK)
     assert error_of(sim_state.detail(signed_headers(), None)) == (200, 0, msg.BODY_INVALID)
@@ -282,12 +282,13 @@ def test_cancel_only_while_queued(sim_state):
     taskid = run_ok(sim_state)
     assert detail(sim_state, taskid)["status"] == "task_queue"
     token = detail(sim_state, taskid)["socketaccesstoken"]
-    status, body = sim_state.cancel(signed_headers(), [("socketaccesstoken", token)])
+    status, body = sim_state.cancel(signed_headers(), [("taskid", taskid)])
     assert status == 200 and list(body) == ["errors", "tasklist", "result"]
     task = body["tasklist"][0]
     assert (task["status"], task["totalcost"], task["outputs"]) == ("task_cancel", "0", [])
     assert task["canceltime"] != "0" and SEED_TASK_FIELDS <= set(task)
     assert sim_state.running_tasks() == []
+    assert token  # (Cancel by token is refused: see test_each_call_takes_only_wiros_keys)
     # Once cancelled, and once finished, there is nothing to cancel.
     assert error_of(sim_state.cancel(signed_headers(), [("taskid", taskid)])) == \
         (200, 1, msg.NOT_CANCELLABLE)
@@ -574,7 +575,7 @@ def test_fault_on_download(sim, sim_state):
 
 def test_fault_arguments_are_checked(sim_state):
     with pytest.raises(ValueError):
-        sim_state.inject_fault("upload", "reset")
+        sim_state.inject_fault("socket", "reset")
     with pytest.raises(ValueError):
         sim_state.inject_fault("run", "error_code:abc")
 
@@ -600,3 +601,112 @@ def test_command_line_never_prints_a_generated_secret(monkeypatch, capsys):
     state = served["app"].sim_state
     assert "random" in out and served["port"] == 9999
     assert state.api_secret and state.api_secret not in out and state.api_key not in out
+
+
+# --- what Wiro refuses, the simulator refuses --------------------------------------------
+
+@pytest.mark.parametrize("call,accepted,refused", [
+    ("detail", ("taskid", "tasktoken"), ("socketaccesstoken", "id", "task_id")),
+    ("kill", ("taskid", "socketaccesstoken"), ("tasktoken", "id")),
+    ("cancel", ("taskid",), ("socketaccesstoken", "tasktoken", "id")),
+])
+def test_each_call_takes_only_wiros_keys(sim_state, call, accepted, refused):
+    """Detail: taskid or tasktoken; Kill: taskid or socketaccesstoken; Cancel: taskid only."""
+    for key in refused:
+        sim_state.hold_in_queue = True
+        taskid = run_ok(sim_state)
+        value = taskid if key in ("id", "task_id") else detail(sim_state, taskid)[
+            "socketaccesstoken"]
+        code, text = error_of(getattr(sim_state, call)(signed_headers(), [(key, value)]))[1:]
+        assert code == 0 and "required" in text, (call, key)
+        assert detail(sim_state, taskid)["status"] == "task_queue"  # untouched
+    for key in accepted:
+        taskid = run_ok(sim_state)
+        value = taskid if key == "taskid" else detail(sim_state, taskid)["socketaccesstoken"]
+        status, body = getattr(sim_state, call)(signed_headers(), [(key, value)])
+        assert body["result"] is True, (call, key, body)
+
+
+# --- File/Upload, and the faults issue 10 needs -----------------------------------------------
+
+def _png_bytes(size=(40, 24)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (1, 2, 3)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_upload_is_signed_served_and_accepted_by_run(sim, sim_state):
+    data = _png_bytes()
+    unsigned = requests.post(sim.base_url + "/File/Upload", files={"file": ("r.png", data)},
+                             headers={"x-api-key": TEST_KEY}, timeout=10)
+    assert unsigned.status_code == 401 and sim_state.uploads == 0
+    answer = post(sim, "/File/Upload", files={"file": ("r.png", data, "image/png")}).json()
+    assert answer["result"] is True
+    (item,) = answer["list"]
+    assert {"id", "name", "contenttype", "size", "url"} <= set(item)
+    assert (item["name"], item["contenttype"], item["size"]) == ("r.png", "image/png",
+                                                                 str(len(data)))
+    assert requests.get(item["url"], timeout=10).content == data
+    run = post(sim, RUN_PATH, json={"prompt": "x", "inputImage": [item["url"]],
+                                    "width": 0, "height": 0}).json()
+    (task,) = sim_state.tasks()
+    assert task["id"] == run["taskid"]
+    assert task["inputs"][0]["kind"] == "file" and task["inputs"][0]["width"] == 40
+    assert (task["width"], task["height"]) == (64, 64)  # matched the upload, snapped to 16s
+
+
+def test_upload_needs_a_part_named_file(sim):
+    answer = post(sim, "/File/Upload", files={"image": ("r.png", _png_bytes())}).json()
+    assert answer["result"] is False and "file" in answer["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("kind,status,check", [
+    ("empty_tasklist", 200, lambda r: r.json()["tasklist"] == [] and r.json()["result"]),
+    ("html", 200, lambda r: r.headers["content-type"].startswith("text/html")),
+    ("http429", 429, lambda r: r.headers["retry-after"] == "2"),
+])
+def test_detail_fault_kinds(sim, sim_state, kind, status, check):
+    taskid = run_ok(sim_state)
+    sim_state.retry_after_seconds = 2
+    sim_state.inject_fault("detail", kind, 2)
+    for _ in range(2):
+        response = post(sim, "/Task/Detail", json={"taskid": taskid})
+        assert response.status_code == status and check(response)
+    assert post(sim, "/Task/Detail", json={"taskid": taskid}).json()["result"] is True
+
+
+def test_output_404_for_n_tries(sim, sim_state):
+    taskid = run_ok(sim_state)
+    url = detail(sim_state, taskid)["outputs"][0]["url"]
+    sim_state.inject_fault("download", "http404", 2)
+    assert [requests.get(url, timeout=5).status_code for _ in range(3)] == [404, 404, 200]
+
+
+def test_run_answer_naming_no_task(sim, sim_state):
+    sim_state.inject_fault("run", "no_task")
+    assert post(sim, RUN_PATH, json={"prompt": "x"}).json() == {"errors": [], "result": True}
+    assert sim_state.tasks_created == 0
+
+
+@pytest.mark.parametrize("held", ["task_error", "task_end", "task_failed"])
+def test_detail_status_is_held(sim_state, held):
+    taskid = run_ok(sim_state)
+    task = detail(sim_state, taskid)
+    sim_state.detail_status = held
+    shown = detail(sim_state, taskid)
+    assert shown["status"] == held and shown["outputs"] == task["outputs"]
+    assert sim_state.tasks()[0]["status"] == "task_postprocess_end"  # the truth is kept
+
+
+def test_kill_and_cancel_without_a_tasklist(sim_state):
+    sim_state.stop_without_tasklist = True
+    sim_state.hold_in_queue = True
+    queued, running = run_ok(sim_state), None
+    assert sim_state.cancel(signed_headers(), [("taskid", queued)])[1] == \
+        {"errors": [], "result": True}
+    sim_state.hold_in_queue, sim_state.hold_running = False, True
+    running = run_ok(sim_state)
+    assert sim_state.kill(signed_headers(), [("taskid", running)])[1] == \
+        {"errors": [], "result": True}
+    assert detail(sim_state, queued)["status"] == detail(sim_state, running)["status"] == \
+        "task_cancel"

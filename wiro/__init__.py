@@ -4,12 +4,13 @@ This package never imports Gradio: anyone can reuse it.
 """
 from .client import TaskHandle, WiroClient
 from .errors import (
-    ApiError, AuthenticationError, ConcurrencyLimitError, InsufficientBalanceError,
+    AmbiguousStartError, ApiError, AuthenticationError, DownloadError, RateLimitedError,
+    TaskDeadlineError, TaskStalledError, ConcurrencyLimitError, InsufficientBalanceError,
     InvalidInputError, NotFoundError, RequestRejectedError, RunMaybeStartedError,
     SignInRequiredError, TaskCancelledError, TaskError, TaskFailedError, TokenInvalidError,
     UnexpectedResponseError, WiroConnectionError, WiroError, WiroTimeoutError,
 )
-from .models import Task, TaskOutput
+from .models import StopOutcome, Task, TaskOutput
 from .settings import Settings, load_settings
 from .statuses import TaskStatus
 from .validation import ImageFile, ImageUrl, RunRequest, validate_inputs

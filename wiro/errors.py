@@ -180,3 +180,89 @@ class UnexpectedResponseError(WiroError):
     """Wiro answered with something that is not the JSON it documents."""
 
     advice = "Wiro may be having trouble; try again in a moment."
+
+
+class RateLimitedError(WiroError):
+    """HTTP 429 (or Wiro's JSON saying the same): too many requests for this key.
+
+    On Task/* calls it is transient and retried after `retry_after`; on Run it means
+    nothing was started."""
+
+    advice = ""
+
+    def __init__(self, path: str, retry_after: float | None):
+        self.path = path
+        self.retry_after = retry_after
+        wait = f"{retry_after:.0f} s" if retry_after is not None else "a moment"
+        if path.startswith("Run/"):
+            text = f"Wiro is rate limiting this key; try again in {wait} — nothing was started."
+        else:
+            text = f"Wiro is rate limiting this key ({path}); retrying in {wait}."
+        super().__init__(text)
+
+
+class AmbiguousStartError(RunMaybeStartedError):
+    """Run answered result true but named no task: something may have started."""
+
+    advice = ("A task may have started and may be charged, but Wiro did not say which: check "
+              "your Wiro dashboard before running again. It was not re-sent automatically.")
+
+
+class TaskStalledError(TaskError):
+    """Detail kept showing task_error, or a status this client does not know, for the
+    whole stall window. `stopped` says what stopping the task did (set by the follower)."""
+
+    advice = ""
+    stopped: Any = None
+
+    def __init__(self, task: "Task", window: float):
+        self.window = window
+        said = (task.debug_error or "").strip().splitlines()
+        reason = f" Wiro said: {said[-1][:300]}" if said else " Wiro gave no error text."
+        super().__init__(f"Task {task.id} failed: Wiro reported status {task.status_text!r} "
+                         f"and nothing changed for {window:g} s.{reason}", task)
+
+
+class TaskDeadlineError(WiroError):
+    """The task did not end within the run's deadline (WIRO_TASK_TIMEOUT)."""
+
+    advice = ""
+    stopped: Any = None
+
+    def __init__(self, taskid: str, timeout: float):
+        self.taskid = taskid
+        self.timeout = timeout
+        super().__init__(f"Task {taskid} did not finish within {timeout:g} s "
+                         "(WIRO_TASK_TIMEOUT).")
+
+
+class DownloadError(WiroError):
+    """A finished task's output could not be fetched, even after retries."""
+
+    advice = ""
+
+    def __init__(self, name: str, url: str, reason: str, tried_for: float):
+        self.name = name
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Downloading {name} failed ({reason}), retried for {tried_for:.0f} s "
+                         "(Wiro's result links expire after a few minutes).")
+
+
+# The one list of failures that a later attempt may get past. Task/* calls are ridden out
+# on these until the run's deadline; Run never is (it may be paid twice).
+TRANSIENT_ERRORS: tuple[type[WiroError], ...] = (
+    WiroConnectionError, WiroTimeoutError, UnexpectedResponseError, RateLimitedError)
+RETRY_FIRST_DELAY = 0.1
+RETRY_MAX_DELAY = 1.0
+# A Retry-After longer than this is not believed: the deadline still has to be kept.
+RETRY_AFTER_CAP = 30.0
+
+
+def retry_delay(exc: BaseException | None, attempt: int) -> float:
+    """Seconds before trying again after `exc`, the `attempt`-th failure in a row (0-based):
+    Wiro's Retry-After when it gave one, else a delay that doubles up to a cap."""
+    after = getattr(exc, "retry_after", None)
+    if after is not None:
+        return max(0.0, min(float(after), RETRY_AFTER_CAP))
+    return min(RETRY_MAX_DELAY, RETRY_FIRST_DELAY * 2 ** max(0, attempt))

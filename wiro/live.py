@@ -1,12 +1,25 @@
 """Follow a task as it happens: Wiro's websocket first, polling Task/Detail as the fallback.
 
-`follow(client, handle)` yields `TaskEvent`s in lifecycle order and ends with one terminal
-event (task_postprocess_end or task_cancel) that carries the final `Task` from one Detail
-call, with its outputs, pexit and cost. When the socket cannot be opened, closes early, or
-stays quiet for `socket_deadline` seconds while Detail shows the task moving, the same
-iterator goes on by polling Detail with a growing delay. Events are never repeated: a status
-is reported once, and task_output only when its percentage rises. Nothing here ever sends a
-second Run.
+This is the one loop in the package that follows a task; `WiroClient.wait/result` and the
+page use it. `follow(client, handle)` yields `TaskEvent`s in lifecycle order and ends with one
+final event that carries the final `Task` from Detail, with its outputs, pexit and cost.
+When the socket cannot be opened, closes early, or stays quiet for `socket_deadline` seconds
+while Detail shows the task moving, the same iterator goes on by polling Detail with a
+growing delay. Events are never repeated. Nothing here ever sends a second Run.
+
+Detail is believed the way Wiro's own SDKs believe it, and never trusted to move on:
+- pexit "0" with outputs is a finished task whatever its status, once that status has sat
+  still for `settle_window` s (the docs disagree on whether task_end or
+  task_postprocess_end comes last);
+- task_error (on Detail, not on the socket, where it is an interim stderr line) or a status
+  this client does not know that sits still for `stall_window` s ends the run: the task is
+  stopped and TaskStalledError raised;
+- transient trouble (TRANSIENT_ERRORS: empty tasklist, non-JSON, 5xx, resets, timeouts,
+  429 after its Retry-After) is ridden out until the run's deadline;
+- at the deadline (`timeout`, else the client's task_timeout) the task is stopped and
+  TaskDeadlineError raised. The stop's outcome is on the error's `stopped`.
+
+This module does not import the client: it only calls `client.detail` and `client.stop`.
 
 `FollowThread` runs `follow` in a background thread and hands its events over a queue, for
 callers (like a UI) that must wake up on their own schedule and be able to stop it.
@@ -19,18 +32,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from .client import MAX_TRANSIENT_POLL_ERRORS, TRANSIENT_ERRORS
-from .errors import WiroTimeoutError
+from .errors import TRANSIENT_ERRORS, TaskDeadlineError, TaskStalledError, retry_delay
 from .models import Task
 from .statuses import LIFECYCLE, TaskStatus
-
-if TYPE_CHECKING:
-    from .client import TaskHandle, WiroClient
 
 SOCKET = "socket"
 POLL = "poll"
@@ -71,10 +80,13 @@ class TaskEvent:
     message: Any = field(default=None, compare=False)
     source: str = SOCKET
     task: Task | None = field(default=None, compare=False, repr=False)
+    # The follower's last word on this task: set on a task that Detail shows finished with
+    # an image under a status that is not task_postprocess_end.
+    final: bool = False
 
     @property
     def is_terminal(self) -> bool:
-        return self.status.is_terminal
+        return self.final or self.status.is_terminal
 
     @property
     def phase(self) -> str:
@@ -114,8 +126,14 @@ def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEven
         return None
     message = data.get("message")
     percentage = None
-    if status is TaskStatus.OUTPUT and isinstance(message, dict):
-        percentage = _percentage(message.get("percentage"))
+    details = message
+    if isinstance(details, str) and details.lstrip().startswith("{"):
+        try:  # Wiro's SDKs accept the progress object sent as a JSON string, too
+            details = json.loads(details)
+        except ValueError:
+            pass
+    if status is TaskStatus.OUTPUT and isinstance(details, dict):
+        percentage = _percentage(details.get("percentage"))
     return TaskEvent(status, percentage, message, SOCKET)
 
 
@@ -157,9 +175,10 @@ _SILENCE = object()  # _listen's signal: nothing arrived for the whole deadline
 
 
 def _listen(url: str, token: str, silence: float, open_timeout: float,
-            stop: threading.Event | None) -> Iterator[Any]:
-    """Socket messages for one task as TaskEvents (and _SILENCE after each quiet spell);
-    ends when the socket cannot be opened, is closed, or refuses the registration."""
+            stop: threading.Event | None, ends_at: float) -> Iterator[Any]:
+    """Socket messages for one task as TaskEvents (and _SILENCE after each quiet spell, and
+    once the deadline `ends_at` has passed); ends when the socket cannot be opened, is
+    closed, or refuses the registration."""
     try:
         # No keepalive pings (and no thread for them): the silence deadline already
         # notices a dead socket, and then Detail takes over.
@@ -174,13 +193,15 @@ def _listen(url: str, token: str, silence: float, open_timeout: float,
             return
         quiet_since = time.monotonic()
         while stop is None or not stop.is_set():
-            left = silence - (time.monotonic() - quiet_since)
-            if left <= 0:
+            now = time.monotonic()
+            left = silence - (now - quiet_since)
+            if left <= 0 or now >= ends_at:
                 yield _SILENCE
                 quiet_since = time.monotonic()
                 continue
             try:
-                raw = ws.recv(timeout=left if stop is None else min(left, STOP_CHECK_SECONDS))
+                wait = min(left, ends_at - now)
+                raw = ws.recv(timeout=wait if stop is None else min(wait, STOP_CHECK_SECONDS))
             except TimeoutError:
                 continue
             except (ConnectionClosed, OSError):
@@ -194,34 +215,93 @@ def _listen(url: str, token: str, silence: float, open_timeout: float,
                 yield event
 
 
-def follow(client: "WiroClient", handle: "TaskHandle", *, socket_url: str | None = None,
+class _Stillness:
+    """How long Detail has shown the same thing, and what that means by now."""
+
+    def __init__(self, settle_window: float, stall_window: float):
+        self.settle_window = settle_window
+        self.stall_window = stall_window
+        self._seen: tuple | None = None
+        self._since = 0.0
+
+    @staticmethod
+    def suspicious(task: Task) -> bool:
+        """A Detail answer that may never move on by itself."""
+        return task.deliverable or task.status is TaskStatus.ERROR or not task.status_known
+
+    def verdict(self, task: Task) -> str | None:
+        """"deliver", "fail", or None (keep waiting)."""
+        # A growing log counts as moving: a model may print to stderr while it works.
+        seen = (task.status_text, task.deliverable, len(str(task.raw.get("debugoutput") or "")))
+        now = time.monotonic()
+        if seen != self._seen:
+            self._seen, self._since = seen, now
+        still = now - self._since
+        if task.deliverable and still >= self.settle_window:
+            return "deliver"
+        if (task.status is TaskStatus.ERROR or not task.status_known) and \
+                still >= self.stall_window:
+            return "fail"
+        return None
+
+
+def follow(client: Any, handle: Any, *, socket_url: str | None = None,
            use_socket: bool = True, socket_deadline: float = SOCKET_SILENCE_SECONDS,
            open_timeout: float = SOCKET_OPEN_TIMEOUT, timeout: float | None = None,
            on_event: Callable[[TaskEvent], None] | None = None,
-           stop: threading.Event | None = None) -> Iterator[TaskEvent]:
-    """Yield the task's events as they happen, ending with its terminal event (with `task`).
+           stop: threading.Event | None = None, stall_window: float | None = None,
+           settle_window: float | None = None,
+           stop_on_failure: bool = True) -> Iterator[TaskEvent]:
+    """Yield the task's events as they happen, ending with its final event (with `task`).
 
-    The socket is `socket_url`, else the client's `socket_url`; with neither, or with
-    `use_socket=False`, the task is polled from the start. `timeout` bounds the whole wait
-    (WiroTimeoutError); setting `stop` ends the iterator early, without a terminal event.
-    Transient Detail errors are retried a few times, then raised.
+    `client` is a WiroClient (or anything with its `detail`, `stop`, `socket_url` and
+    timing attributes); `handle` anything with `id` and `token`. The socket is
+    `socket_url`, else the client's; with neither, or with `use_socket=False`, the task is
+    polled from the start. Setting `stop` ends the iterator early, without a final event
+    and without touching the task. A stall or the deadline stops the task first (unless
+    `stop_on_failure` is false), then raises TaskStalledError / TaskDeadlineError.
     """
     url = (socket_url or getattr(client, "socket_url", None)) if use_socket else None
-    ends_at = None if timeout is None else time.monotonic() + timeout
+    if timeout is None:
+        timeout = getattr(client, "task_timeout", 600.0)
+    stillness = _Stillness(
+        getattr(client, "settle_window", 3.0) if settle_window is None else settle_window,
+        getattr(client, "stall_window", 30.0) if stall_window is None else stall_window)
     progress = _Progress()
+    ends_at = time.monotonic() + timeout
+    try:
+        yield from _follow(client, handle, url, socket_deadline, open_timeout, ends_at,
+                           timeout, on_event, stop, progress, stillness)
+    except (TaskStalledError, TaskDeadlineError) as exc:
+        if stop_on_failure:
+            exc.stopped = client.stop(handle.id, status=progress.status)
+        raise
+
+
+def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
+            open_timeout: float, ends_at: float, timeout: float,
+            on_event: Callable[[TaskEvent], None] | None, stop: threading.Event | None,
+            progress: _Progress, stillness: _Stillness) -> Iterator[TaskEvent]:
     ended_by: TaskEvent | None = None  # the socket's terminal event, if it told us first
 
     def stopped() -> bool:
-        if ends_at is not None and time.monotonic() >= ends_at:
-            raise WiroTimeoutError(f"Task {handle.id} did not finish within {timeout:g} s.")
+        if time.monotonic() >= ends_at:
+            raise TaskDeadlineError(handle.id, timeout)
         return stop is not None and stop.is_set()
+
+    def pause(seconds: float) -> None:
+        seconds = max(0.0, min(seconds, ends_at - time.monotonic()))
+        if stop is not None:
+            stop.wait(seconds)
+        else:
+            time.sleep(seconds)
 
     def emit(event: TaskEvent) -> TaskEvent:
         if on_event is not None:
             on_event(event)
         return event
 
-    feed = _listen(url, handle.token, socket_deadline, open_timeout, stop) if (
+    feed = _listen(url, handle.token, socket_deadline, open_timeout, stop, ends_at) if (
         url and handle.token) else None
     try:
         for item in feed or ():
@@ -230,12 +310,15 @@ def follow(client: "WiroClient", handle: "TaskHandle", *, socket_url: str | None
             if item is _SILENCE:
                 # Quiet: fine if the task is quiet too, lost if Detail shows it moved on.
                 try:
-                    event = event_from_task(client.detail(handle.id))
+                    task = client.detail(handle.id)
                 except TRANSIENT_ERRORS:
-                    break  # the polling below retries, and gives up if it must
+                    break  # the polling below rides it out
+                event = event_from_task(task)
                 if event.is_terminal:
                     yield emit(event)
                     return
+                if _Stillness.suspicious(task):
+                    break  # the polling below decides how long to believe it
                 if progress.accept(event):
                     yield emit(event)
                     break
@@ -248,34 +331,32 @@ def follow(client: "WiroClient", handle: "TaskHandle", *, socket_url: str | None
         if feed is not None and ended_by is None:
             feed.close()  # given up on; after a terminal event it stays open until the end
 
-        # Polling: the fallback, and the one Detail call that fetches the finished task.
+        # Polling: the fallback, and the Detail call that fetches the finished task.
         attempt = failures = 0
         while not stopped():
             try:
                 task = client.detail(handle.id)
-                failures = 0
-            except TRANSIENT_ERRORS:
+            except TRANSIENT_ERRORS as exc:
+                pause(retry_delay(exc, failures))
                 failures += 1
-                if failures > MAX_TRANSIENT_POLL_ERRORS:
-                    raise
-            else:
-                event = event_from_task(task)
-                if event.is_terminal:
-                    if ended_by is not None:
-                        event = replace(event, message=ended_by.message, source=SOCKET)
-                    yield emit(event)
-                    return
-                before = progress.status
-                if progress.accept(event):
-                    yield emit(event)
-                    if event.status is not before:
-                        attempt = 0  # a new status: more may follow soon
-            delay = poll_delay(attempt)
+                continue
+            failures = 0
+            event = event_from_task(task)
+            verdict = stillness.verdict(task)
+            if event.is_terminal or verdict == "deliver":
+                if ended_by is not None:
+                    event = replace(event, message=ended_by.message, source=SOCKET)
+                yield emit(replace(event, final=True))
+                return
+            if verdict == "fail":
+                raise TaskStalledError(task, stillness.stall_window)
+            before = progress.status
+            if progress.accept(event):
+                yield emit(event)
+                if event.status is not before:
+                    attempt = 0  # a new status: more may follow soon
+            pause(poll_delay(attempt))
             attempt += 1
-            if stop is not None:
-                stop.wait(delay)
-            else:
-                time.sleep(delay)
     finally:
         if feed is not None:
             feed.close()
@@ -292,7 +373,7 @@ class FollowThread:
     ends the thread promptly whatever the task is doing; the task itself is left alone.
     """
 
-    def __init__(self, client: "WiroClient", handle: "TaskHandle", **follow_options: Any):
+    def __init__(self, client: Any, handle: Any, **follow_options: Any):
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self.done = False
@@ -304,7 +385,7 @@ class FollowThread:
         self._thread.start()
         return self
 
-    def _run(self, client: "WiroClient", handle: "TaskHandle", **options: Any) -> None:
+    def _run(self, client: Any, handle: Any, **options: Any) -> None:
         try:
             for event in follow(client, handle, stop=self._stop, **options):
                 self._queue.put(event)

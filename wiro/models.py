@@ -45,6 +45,8 @@ class Task:
     debug_error: str
     parameters: dict = field(repr=False, compare=False, default_factory=dict)
     raw: dict = field(repr=False, compare=False, default_factory=dict)
+    # Wiro's status word as sent: `status` maps one this client does not know to task_start.
+    status_text: str = ""
 
     @classmethod
     def from_json(cls, data: dict) -> "Task":
@@ -60,7 +62,17 @@ class Task:
             debug_error=str(data.get("debugerror") or ""),
             parameters=dict(data.get("parameters") or {}),
             raw=dict(data),
+            status_text=str(data.get("status", "")),
         )
+
+    @property
+    def status_known(self) -> bool:
+        return self.status.value == self.status_text
+
+    @property
+    def deliverable(self) -> bool:
+        """Wiro's own test of success: pexit "0" with outputs, whatever the status says."""
+        return self.pexit == "0" and bool(self.outputs)
 
     @property
     def is_terminal(self) -> bool:
@@ -69,9 +81,7 @@ class Task:
     @property
     def succeeded(self) -> bool:
         # Wiro: the status alone does not tell success; pexit "0" with outputs does.
-        return (
-            self.status is TaskStatus.POSTPROCESS_END and self.pexit == "0" and bool(self.outputs)
-        )
+        return self.status is TaskStatus.POSTPROCESS_END and self.deliverable
 
     @property
     def failed(self) -> bool:
@@ -80,3 +90,32 @@ class Task:
     @property
     def cancelled(self) -> bool:
         return self.status is TaskStatus.CANCEL
+
+
+@dataclass(frozen=True)
+class StopOutcome:
+    """What stopping a task did.
+
+    action: "cancelled" (Cancel said yes), "killed" (Kill said yes), "already_ended" (it had
+    ended on its own), or "unconfirmed" (neither call could be confirmed: it may still run,
+    and be charged). `before` is the status it was last seen in; `task` the confirming
+    Detail, None when that did not answer; `error` why an unconfirmed stop failed."""
+
+    taskid: str
+    action: str
+    before: TaskStatus | None = None
+    task: Task | None = field(default=None, repr=False)
+    error: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.action != "unconfirmed"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.action in ("cancelled", "killed") or bool(self.task and self.task.cancelled)
+
+    @property
+    def succeeded(self) -> bool:
+        """It had already finished with an image."""
+        return bool(self.task and self.task.succeeded)

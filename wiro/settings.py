@@ -20,6 +20,18 @@ class Settings:
     socket_url: str = DEFAULT_SOCKET_URL
     poll_interval: float = 1.0
     request_timeout: float = 30.0
+    # Following a paid task (wiro.live): how long Task/Detail may take to answer, how long
+    # task_error or an unknown status may sit still before the task is killed, how long a
+    # finished-looking task (pexit "0" with outputs) may sit still before it is delivered
+    # anyway, the whole run's deadline, and how long a charged output's download is retried.
+    detail_timeout: float = 5.0
+    stall_window: float = 30.0
+    settle_window: float = 3.0
+    task_timeout: float = 600.0
+    download_window: float = 60.0
+    # How local reference images reach Run: "upload" (File/Upload, then JSON with URLs, as
+    # Wiro's own SDKs do) or "multipart" (the files sent to Run itself, as the docs show).
+    file_input: str = "upload"
 
     @property
     def has_key(self) -> bool:
@@ -59,4 +71,20 @@ def load_settings(environ: Mapping[str, str] | None = None,
         socket_url=(values.get("WIRO_SOCKET_URL") or DEFAULT_SOCKET_URL).rstrip("/"),
         poll_interval=_number(values, "WIRO_POLL_INTERVAL", 1.0),
         request_timeout=_number(values, "WIRO_REQUEST_TIMEOUT", 30.0),
+        detail_timeout=_number(values, "WIRO_DETAIL_TIMEOUT", 5.0),
+        stall_window=_number(values, "WIRO_STALL_WINDOW", 30.0),
+        settle_window=_number(values, "WIRO_SETTLE_WINDOW", 3.0),
+        task_timeout=_number(values, "WIRO_TASK_TIMEOUT", 600.0),
+        download_window=_number(values, "WIRO_DOWNLOAD_WINDOW", 60.0),
+        file_input=_file_input(values),
     )
+
+
+FILE_INPUT_MODES = ("upload", "multipart")
+
+
+def _file_input(values: Mapping[str, str]) -> str:
+    raw = (values.get("WIRO_FILE_INPUT") or "").strip().lower() or "upload"
+    if raw not in FILE_INPUT_MODES:
+        raise ValueError(f"WIRO_FILE_INPUT must be upload or multipart, got {raw!r}")
+    return raw

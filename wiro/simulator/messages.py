@@ -29,10 +29,12 @@ TOKEN_INVALID = "Authorization bearer token is invalid."
 
 # Task/*
 TASK_ID_REQUIRED = "taskid or socketaccesstoken is required"
+TASK_KEYS_REQUIRED = "Request parameter [{keys}] required"
 NO_TASK = "There is no task yet."
 NOT_CANCELLABLE = "Task is not in a cancellable state."
 KILL_FAILED = "Task could not be killed: {reason}"
 SERVER_ERROR = "Simulated server error."
+RATE_LIMITED = "Too many requests, please slow down."
 
 # What an injected "error_code:<n>" says, per code, when the endpoint has no better text.
 FAULT_MESSAGES = {
@@ -42,6 +44,7 @@ FAULT_MESSAGES = {
     97: INSUFFICIENT_BALANCE,
     98: SIGN_IN_REQUIRED,
     99: TOKEN_INVALID,
+    429: RATE_LIMITED,
 }
 
 

@@ -99,8 +99,8 @@ def _extension(filename: str, content_type: str) -> str:
     return "jpg" if ext == "jpe" else ext
 
 
-def _images(values: Sequence[str | UploadedFile],
-            file_path: Callable[[str], str]) -> list[InputImage]:
+def _images(values: Sequence[str | UploadedFile], file_path: Callable[[str], str],
+            uploaded: Callable[[str], InputImage | None]) -> list[InputImage]:
     images: list[InputImage] = []
     for value in values:
         if isinstance(value, UploadedFile):
@@ -112,17 +112,22 @@ def _images(values: Sequence[str | UploadedFile],
             continue
         # A string may hold several comma-separated URLs (the seed's inspirations do).
         for part in (p.strip() for p in value.split(",")):
-            if part:
+            own = uploaded(part) if part else None
+            if own is not None:  # a File/Upload URL: the simulator has the bytes
+                images.append(own)
+            elif part:
                 images.append(InputImage(kind="url", source=part,
                                          url=spec.sample_input_url(part),
                                          content_type=mimetypes.guess_type(part)[0] or ""))
     return images
 
 
-def parse_run(fields: Sequence[Field], file_path: Callable[[str], str]) -> RunInputs:
+def parse_run(fields: Sequence[Field], file_path: Callable[[str], str],
+              uploaded: Callable[[str], InputImage | None] = lambda url: None) -> RunInputs:
     """Validate Run fields; raise WiroReply with Wiro's message for the first problem.
 
-    `file_path(ext)` names the simulator path an uploaded reference image is served at.
+    `file_path(ext)` names the simulator path an uploaded reference image is served at;
+    `uploaded(url)` is the image File/Upload stored at that URL, if it is one of those.
     """
     scalars: dict[str, str] = {}
     image_values: list[str | UploadedFile] = []
@@ -146,7 +151,7 @@ def parse_run(fields: Sequence[Field], file_path: Callable[[str], str]) -> RunIn
         raise WiroReply.error(0, msg.PARAM_NOT_OPTION.format(
             name=fmt_input.name, options=", ".join(fmt_input.option_values)))
 
-    images = _images(image_values, file_path)
+    images = _images(image_values, file_path, uploaded)
     if len(images) > spec.INPUT_IMAGE.max_items:
         raise WiroReply.error(0, msg.TOO_MANY_FILES.format(
             name=spec.INPUT_IMAGE.name, max=spec.INPUT_IMAGE.max_items))

@@ -27,6 +27,8 @@ from .state import ERROR_CODE_FAULT, SimulatorState
 
 TASK_ENDPOINTS = {"/v1/Task/Detail": "detail", "/v1/Task/Cancel": "cancel",
                   "/v1/Task/Kill": "kill"}
+UPLOAD_PATH = "/v1/File/Upload"
+HTML_PAGE = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
 MALFORMED_JSON = b'{"errors": [], "result": tr'
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -96,6 +98,8 @@ def fault_endpoint(scope: dict) -> str | None:
         return "run"
     if path.startswith("/cdn/"):
         return "download"
+    if path == UPLOAD_PATH:
+        return "upload"
     return TASK_ENDPOINTS.get(path)
 
 
@@ -117,10 +121,11 @@ def _replay(body: bytes) -> Any:
     return receive
 
 
-async def _respond(send: Any, status: int, body: bytes, content_type: bytes) -> None:
+async def _respond(send: Any, status: int, body: bytes, content_type: bytes,
+                   extra: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", content_type),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()), *(extra or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -171,6 +176,20 @@ class SimulatorApp(FastAPI):
             await _respond(send, 500, b"Internal Server Error", b"text/plain; charset=utf-8")
         elif kind == "malformed_json":
             await _respond(send, 200, MALFORMED_JSON, b"application/json")
+        elif kind == "empty_tasklist":
+            await _respond(send, 200, json.dumps(
+                {"total": "0", "errors": [], "tasklist": [], "result": True}).encode(),
+                b"application/json")
+        elif kind == "html":
+            await _respond(send, 200, HTML_PAGE, b"text/html; charset=utf-8")
+        elif kind == "http429":
+            after = f"{self.sim_state.retry_after_seconds:g}".encode()
+            await _respond(send, 429, json.dumps(msg.error_body(0, msg.RATE_LIMITED)).encode(),
+                           b"application/json", [(b"retry-after", after)])
+        elif kind == "no_task":
+            await _respond(send, 200, b'{"errors": [], "result": true}', b"application/json")
+        elif kind == "http404":
+            await _respond(send, 404, b"Not Found", b"text/plain; charset=utf-8")
         elif kind.startswith(ERROR_CODE_FAULT):
             status, body = self.sim_state.fault_reply(endpoint, kind)
             await _respond(send, status, json.dumps(body).encode(), b"application/json")
@@ -200,6 +219,11 @@ def create_app(state: SimulatorState) -> FastAPI:
                 return await reply(getattr(state, handler_name), request.headers, fields)
             return task_endpoint
         app.post(path)(make(name))
+
+    @app.post(UPLOAD_PATH)
+    async def upload(request: Request) -> JSONResponse:
+        fields = await read_fields(request)
+        return await reply(state.upload, request.headers, fields)
 
     def file_response(found: tuple[bytes, str] | None) -> Response:
         if found is None:

@@ -24,17 +24,26 @@ from ..statuses import TaskStatus
 from . import images
 from . import messages as msg
 from .messages import WiroReply
-from .run_inputs import Field, InputImage, RunInputs, parse_run
+from .run_inputs import Field, InputImage, RunInputs, UploadedFile, parse_run
 from .task import Output, SimTask
 
 Reply = tuple[int, dict[str, Any]]
 
-FAULT_ENDPOINTS = ("run", "detail", "cancel", "kill", "download")
-FAULT_KINDS = ("http500", "reset", "timeout", "malformed_json", "lost_response")
+FAULT_ENDPOINTS = ("run", "detail", "cancel", "kill", "download", "upload")
+# Transport faults, plus what a proxy or a busy Wiro answers: 200 with an empty tasklist, an
+# HTML page, 429 with Retry-After (``retry_after_seconds``), a 404 (an output not there yet),
+# and Run's `{"result": true}` that names no task ("no_task").
+FAULT_KINDS = ("http500", "reset", "timeout", "malformed_json", "lost_response",
+               "empty_tasklist", "html", "http429", "http404", "no_task")
+# Which key names the task on each Task/* call, as the seed and Wiro's own SDKs use them;
+# anything else is refused, as Wiro refuses it.
+TASK_KEYS = {"detail": ("taskid", "tasktoken"), "kill": ("taskid", "socketaccesstoken"),
+             "cancel": ("taskid",)}
 ERROR_CODE_FAULT = "error_code:"
 MIN_BALANCE_USD = 0.50  # Wiro's minimum to run a (non-training) model
 UNLIMITED_ABOVE_USD = 250.0  # above this balance Wiro applies no concurrency limit
 FIRST_TASK_ID = 100_001
+PRE_EXECUTION_FAILURE = "Simulated pre-execution failure: the worker could not start the model."
 FAILURE_TEXT = "Simulated model failure: the model exited without producing an image."
 # How the websocket at /v1 behaves: as documented; reject the handshake; close the
 # connection right after task_start; or accept the registration and never say a word.
@@ -85,6 +94,11 @@ class SimulatorState:
     - ``fault_timeout_seconds``: how long a "timeout" fault stalls before answering.
     - ``output_ttl_seconds``: after this long an output's CDN URL answers 404.
     - ``socket_mode``: how the websocket behaves, one of SOCKET_MODES (see socket.py).
+    - ``detail_status``: a status word Detail reports instead of the real one (e.g.
+      task_error, task_end, task_failed) for every task that was not cancelled; outputs,
+      pexit and cost stay the real ones. None: the truth.
+    - ``stop_without_tasklist``: Kill and Cancel answer ``{"result": true}`` and no task.
+    - ``retry_after_seconds``: the Retry-After an "http429" fault sends.
 
     ``detail_calls`` counts the Task/Detail requests answered for each task id.
 
@@ -94,7 +108,8 @@ class SimulatorState:
 
     KNOBS = ("pace", "hold_in_queue", "hold_running", "concurrency_limit", "balance",
              "require_sign_in", "fail_prompts", "fail_next_tasks", "fault_timeout_seconds",
-             "output_ttl_seconds", "socket_mode")
+             "output_ttl_seconds", "socket_mode", "detail_status", "stop_without_tasklist",
+             "retry_after_seconds")
 
     def __init__(self, api_key: str, api_secret: str | None = None, pace: float = 1.0,
                  clock: Callable[[], float] = time.time, public_base_url: str = ""):
@@ -113,6 +128,10 @@ class SimulatorState:
         self.fault_timeout_seconds = 5.0
         self.output_ttl_seconds = 600.0
         self.socket_mode = "normal"
+        self.detail_status: str | None = None
+        self.stop_without_tasklist = False
+        self.retry_after_seconds = 1.0
+        self.uploads = 0  # files received by File/Upload
         self.detail_calls: Counter[str] = Counter()  # task id -> Task/Detail requests
         self.run_calls = 0  # every Run request received, rejected or not
         self.tasks_created = 0
@@ -220,7 +239,7 @@ class SimulatorState:
             raise WiroReply.error(1, msg.MODEL_NOT_FOUND)
         if self.require_sign_in:
             raise WiroReply.error(98, msg.SIGN_IN_REQUIRED)
-        inputs = parse_run(_readable(fields), self._new_file_path)
+        inputs = parse_run(_readable(fields), self._new_file_path, self._uploaded)
         if self.balance is not None and self.balance < MIN_BALANCE_USD:
             raise WiroReply.error(97, msg.INSUFFICIENT_BALANCE)
         limit = self._effective_concurrency_limit()
@@ -244,22 +263,55 @@ class SimulatorState:
         return 200, {"errors": [], "taskid": task.id, "socketaccesstoken": task.token,
                      "result": True}
 
+    # --- File/Upload ------------------------------------------------------------------
+
+    def _uploaded(self, url: str) -> InputImage | None:
+        """A reference image sent to Run as the URL File/Upload gave it."""
+        base = self.public_base_url
+        if not base or not url.startswith(base):
+            return None
+        return self._files.get(url[len(base):])
+
+    @_answers
+    def upload(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
+        self._authenticate(headers)
+        files = [v for n, v in _readable(fields) if n == "file" and isinstance(v, UploadedFile)]
+        if len(files) != 1:
+            raise WiroReply.error(0, msg.PARAM_REQUIRED.format(name="file"))
+        (found,) = parse_run([(spec.PROMPT.name, "upload"), (spec.INPUT_IMAGE.name, files[0])],
+                             self._new_file_path).images
+        self._files[found.url] = found
+        self.uploads += 1
+        return 200, {"result": True, "errors": [], "list": [{
+            "id": secrets.token_hex(16), "name": found.source,
+            "contenttype": found.content_type, "size": str(len(found.data or b"")),
+            "parentid": secrets.token_hex(16), "url": self.public_base_url + found.url,
+            "addedtime": str(int(self.now())), "accesskey": _token()}]}
+
     # --- Task/* ----------------------------------------------------------------------
 
-    def _find(self, fields: Sequence[Field] | None) -> SimTask:
+    def _find(self, fields: Sequence[Field] | None, call: str) -> SimTask:
+        keys = TASK_KEYS[call]
         values = {}
         for name, value in _readable(fields):
             if isinstance(value, str) and value.strip():
                 values.setdefault(name, value.strip())
-        taskid = values.get("taskid")
-        token = values.get("tasktoken") or values.get("socketaccesstoken")
-        if not taskid and not token:
-            raise WiroReply.error(0, msg.TASK_ID_REQUIRED)
-        task = self._tasks.get(taskid) if taskid else next(
-            (t for t in self._tasks.values() if t.token == token), None)
+        given = [k for k in keys if values.get(k)]
+        if not given:
+            raise WiroReply.error(0, msg.TASK_KEYS_REQUIRED.format(keys=" or ".join(keys)))
+        key = given[0]
+        if key == "taskid":
+            task = self._tasks.get(values[key])
+        else:
+            task = next((t for t in self._tasks.values() if t.token == values[key]), None)
         if task is None:
             raise WiroReply.error(1, msg.NO_TASK)
         return task
+
+    def _stop_answer(self, task: SimTask, now: float) -> Reply:
+        if self.stop_without_tasklist:
+            return 200, {"errors": [], "result": True}
+        return 200, {"errors": [], "tasklist": [self._task_json(task, now)], "result": True}
 
     def _materialize(self, task: SimTask, now: float) -> None:
         """Make the output image once the task has finished successfully."""
@@ -282,28 +334,32 @@ class SimulatorState:
     @_answers
     def detail(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
         self._authenticate(headers)
-        task, now = self._find(fields), self.now()
+        task, now = self._find(fields, "detail"), self.now()
         self.detail_calls[task.id] += 1
-        return 200, {"total": "1", "errors": [], "tasklist": [self._task_json(task, now)],
-                     "result": True}
+        shown = self._task_json(task, now)
+        if self.detail_status and task.status(now) is not TaskStatus.CANCEL:
+            shown["status"] = self.detail_status
+            if self.detail_status == TaskStatus.ERROR.value and not shown["debugerror"]:
+                shown["debugerror"] = PRE_EXECUTION_FAILURE
+        return 200, {"total": "1", "errors": [], "tasklist": [shown], "result": True}
 
     @_answers
     def cancel(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
         self._authenticate(headers)
-        task, now = self._find(fields), self.now()
+        task, now = self._find(fields, "cancel"), self.now()
         if task.status(now) is not TaskStatus.QUEUE:
             raise WiroReply.error(1, msg.NOT_CANCELLABLE)
         task.cancelled_at = now
-        return 200, {"errors": [], "tasklist": [self._task_json(task, now)], "result": True}
+        return self._stop_answer(task, now)
 
     @_answers
     def kill(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
         self._authenticate(headers)
-        task, now = self._find(fields), self.now()
+        task, now = self._find(fields, "kill"), self.now()
         if task.status(now).is_terminal:
             raise WiroReply.error(1, msg.KILL_FAILED.format(reason="task is not running"))
         task.cancelled_at = now
-        return 200, {"errors": [], "tasklist": [self._task_json(task, now)], "result": True}
+        return self._stop_answer(task, now)
 
     # --- test controls and inspection ------------------------------------------------
 
