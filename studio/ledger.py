@@ -130,6 +130,13 @@ class Ledger:
             conn.execute("UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
                          "WHERE run_id = ?", (max(0.0, float(usd)), self.clock(), run_id))
 
+    def charged_task(self, task_id: str, usd: float) -> None:
+        """Wiro's totalcost for a task a crashed process left behind (startup recovery):
+        it replaces that run's estimate, which stayed counted meanwhile."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
+                         "WHERE task_id = ?", (max(0.0, float(usd)), self.clock(), task_id))
+
     def settle(self, run_id: str) -> None:
         """The run is over: a run never sent costs nothing; the others stay as they are."""
         with self.db.transaction() as conn:

@@ -177,3 +177,19 @@ def test_a_refused_run_leaves_nothing_in_the_journal(journal, sim, sim_state, tm
     last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", PROMPT))[-1]
     assert last.finished and journal.db.query("SELECT * FROM task_journal") == []
     backend.close()
+
+
+def test_a_crashed_runs_charge_replaces_its_estimate_in_todays_spending(
+        journal, client, sim_state):
+    from studio.ledger import Ledger
+    ledger = Ledger(journal.db)
+    (run_id,) = ledger.reserve([0.5])  # a generous estimate, reserved when admitted
+    finished = client.run(PROMPT)
+    ledger.sent(run_id, finished.id)
+    journal.started(finished.id, finished.token, "owner", client.base_url)
+    charged = client.wait(finished.id).total_cost
+    assert ledger.spent() == pytest.approx(0.5)  # the app died before it heard the cost
+
+    journal.recover(client, client.base_url)
+
+    assert ledger.spent() == pytest.approx(charged) and charged < 0.5
