@@ -42,10 +42,19 @@ def backend(sim):
 
 
 class RecordingTicket:
-    """Stands in for the guard's Ticket: remembers the cost the run released it with."""
+    """Stands in for the guard's Ticket: remembers the task it heard was sent, the charge it
+    was told of, and the cost the run released it with."""
 
     def __init__(self) -> None:
         self.costs: list[float] = []
+        self.sent_tasks: list[str | None] = []
+        self.charges: list[float] = []
+
+    def sent(self, task_id: str | None = None) -> None:
+        self.sent_tasks.append(task_id)
+
+    def charged(self, cost: float) -> None:
+        self.charges.append(cost)
 
     def release(self, cost: float = 0.0) -> None:
         self.costs.append(cost)
@@ -146,6 +155,8 @@ def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim
     assert "/cdn/" in message  # the link, to try by hand
     assert "Try again" not in message  # no invitation to pay for a second run
     assert last.details["cost_usd"] > 0 and ticket.costs == [last.details["cost_usd"]]
+    # The ledger heard of the charge before the download failed.
+    assert ticket.sent_tasks == [task["id"]] and last.details["cost_usd"] in ticket.charges
     assert sim_state.run_calls == 1
 
 
@@ -176,6 +187,7 @@ def test_a_status_that_never_moves_on_fails_names_it_and_kills_the_task(
     assert "killed" in message
     assert final_status(sim_state) == "task_cancel"
     assert sim_state.run_calls == 1 and ticket.costs == [0.0]
+    assert ticket.sent_tasks == [task["id"]]  # sent: its estimate stays counted
 
 
 def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, tmp_path):
