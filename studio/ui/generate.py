@@ -100,11 +100,14 @@ class Generate:
             if randomize and update.seed is not None:
                 shown[self.form.seed] = update.seed
             if update.image is not None and update.details:
+                # The image first, on its own: everything else can follow a moment later.
+                yield {**shown, view.image: gr.Image(value=update.image, visible=True,
+                                                     alt_text=alt_text(values, update))}
                 entries = hist.add(entries, hist.entry(inputs, update.details, update.image,
                                                        estimated))
                 results.keep(request.session_hash, inputs, update.details, update.image,
                              estimated)
-                shown.update(self.finished(values, update, estimated, entries))
+                shown = self.finished(values, update, estimated, entries)
             if update.finished:
                 shown.update(view.idle_buttons())
             yield shown
