@@ -32,15 +32,18 @@ class Database:
     and rare (a row per run), so one connection behind a lock is simpler and never sees
     "database is locked"."""
 
-    def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory).resolve()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.path = self.directory / DATABASE_NAME
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                     timeout=10)
+    def __init__(self, directory: str | os.PathLike | None):
+        """`directory` None: a private in-memory database (unit tests, one-off scripts)."""
+        self.directory = Path(directory).resolve() if directory is not None else None
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / DATABASE_NAME if self.directory is not None else None
+        self._conn = sqlite3.connect(self.path or ":memory:", check_same_thread=False,
+                                     isolation_level=None, timeout=10)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        if self.path is not None:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
 
     def ensure(self, schema: str) -> None:

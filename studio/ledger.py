@@ -14,13 +14,12 @@ the safe side of a spending cap. The day is the UTC date the run was admitted.
 """
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable
+
+from .datadir import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spend_ledger (
@@ -44,35 +43,6 @@ class OverCap(Exception):
         self.spent, self.asked, self.cap = spent, asked, cap
 
 
-class _MemoryDatabase:
-    """The few `studio.datadir.Database` methods the ledger uses, on a private in-memory
-    SQLite, for a Guard built without a data directory (unit tests, one-off scripts)."""
-
-    def __init__(self) -> None:
-        self._conn = sqlite3.connect(":memory:", check_same_thread=False,
-                                     isolation_level=None)
-        self._lock = threading.RLock()
-
-    def ensure(self, schema: str) -> None:
-        with self._lock:
-            self._conn.executescript(schema)
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def query(self, sql: str, params: tuple = ()) -> list:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-
 def utc_day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
 
@@ -81,7 +51,7 @@ class Ledger:
     def __init__(self, database=None, clock: Callable[[], float] = time.time):
         """`database`: a `studio.datadir.Database` (shared with the app's other tables);
         None keeps the ledger in memory."""
-        self.db = database if database is not None else _MemoryDatabase()
+        self.db = database if database is not None else Database(None)
         self.clock = clock
         self.db.ensure(SCHEMA)
 
