@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from wiro import WiroClient
-from wiro.settings import Settings, load_settings, merged_environment
+from wiro.settings import Settings, flag, load_settings, merged_environment
 
 from .datadir import data_dir_from_env, open_database
 from .journal import Journal
@@ -41,11 +41,10 @@ class AppSettings:
         return cls(
             max_concurrent_runs=max(1, int(values.get("APP_MAX_CONCURRENT_RUNS") or 4)),
             simulator_pace=float(values.get("WIRO_SIMULATOR_PACE") or 1.0),
-            trust_proxy_headers=bool(values.get("SPACE_ID")) or (
-                values.get("APP_TRUST_PROXY_HEADERS") or "").lower() in {"1", "true", "yes"},
+            trust_proxy_headers=bool(values.get("SPACE_ID"))
+            or flag(values, "APP_TRUST_PROXY_HEADERS", False),
             trusted_proxy_hops=max(1, int(values.get("APP_TRUSTED_PROXY_HOPS") or 1)),
-            push_updates=(values.get("APP_PUSH_UPDATES") or "1").strip().lower()
-            not in {"0", "false", "no", "off"},
+            push_updates=flag(values, "APP_PUSH_UPDATES", True),
         )
 
 

@@ -11,7 +11,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from wiro.settings import merged_environment
+from wiro.settings import flag, merged_environment
 
 from .ledger import Ledger, OverCap
 
@@ -48,8 +48,7 @@ class GuardSettings:
             runs_at_once=_int(values, "APP_MAX_CONCURRENT_RUNS", 4),
             runs_per_client_per_hour=_int(values, "APP_RUNS_PER_CLIENT_PER_HOUR", 30),
             daily_spend_cap_usd=_float(values, "APP_DAILY_SPEND_CAP_USD"),
-            bring_your_own_key=(values.get("APP_BRING_YOUR_OWN_KEY") or "").strip().lower()
-            in {"1", "true", "yes", "on"},
+            bring_your_own_key=flag(values, "APP_BRING_YOUR_OWN_KEY", False),
         )
 
 

@@ -32,7 +32,7 @@ from typing import Any, Mapping
 from PIL import Image
 
 from wiro import spec
-from wiro.settings import merged_environment
+from wiro.settings import flag, merged_environment
 
 from .datadir import Database, data_dir_from_env, open_database
 
@@ -67,11 +67,6 @@ BROWSER_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 _EXTENSION = re.compile(r"[a-z0-9]{1,5}")
 
 
-def _flag(values: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (values.get(name) or "").strip().lower()
-    return default if not raw else raw in {"1", "true", "yes", "on"}
-
-
 def _number(values: Mapping[str, str], name: str, default: float) -> float:
     raw = (values.get(name) or "").strip()
     try:
@@ -95,8 +90,8 @@ class ResultSettings:
         values = merged_environment(environ)
         return cls(keep_results=int(_number(values, "APP_KEEP_RESULTS", cls.keep_results)),
                    keep_mb=_number(values, "APP_KEEP_RESULTS_MB", cls.keep_mb),
-                   sharing=_flag(values, "APP_SHARING", True),
-                   private=_flag(values, "APP_BRING_YOUR_OWN_KEY", False))
+                   sharing=flag(values, "APP_SHARING", True),
+                   private=flag(values, "APP_BRING_YOUR_OWN_KEY", False))
 
 
 def valid_token(token: Any) -> bool:

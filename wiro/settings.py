@@ -48,6 +48,16 @@ def merged_environment(environ: Mapping[str, str] | None = None,
     return values
 
 
+def flag(values: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off; empty or anything else, the default."""
+    raw = (values.get(name) or "").strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    return default
+
+
 def _number(values: Mapping[str, str], name: str, default: float) -> float:
     raw = (values.get(name) or "").strip()
     if not raw:
