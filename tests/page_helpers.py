@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 RUN_TIMEOUT_MS = 30_000  # a task takes ~3 s at pace 0.5; generous for a busy 2-core box
 UI_MS = 20_000  # a busy 2-core box: events can queue for seconds
 STATUS = "#run-status-box .run-status"
 UPLOAD_INPUT = ".ref-add-row input[type=file]"
-
-
-def expect():
-    import pytest  # noqa: PLC0415
-    return pytest.importorskip("playwright.sync_api").expect
 
 
 def status_of(page) -> dict:
@@ -29,14 +26,27 @@ def wait_for_status(page, kind: str | None = None, status: str | None = None,
 
 def wait_idle_buttons(page) -> None:
     """The run is over as the page shows it: Generate back on, Stop off."""
-    expect()(page.locator("#generate")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
-    expect()(page.locator("#stop")).to_be_disabled(timeout=UI_MS)
+    expect(page.locator("#generate")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#stop")).to_be_disabled(timeout=UI_MS)
 
 
 def open_advanced(page) -> None:
     if not page.locator("#seed input").is_visible():
         page.get_by_text("Advanced settings", exact=True).click()
     page.wait_for_selector("#seed input", state="visible")
+
+
+def form_values(page) -> dict:
+    """Every model input but the references, as the page shows it."""
+    open_advanced(page)
+    return {
+        "prompt": page.input_value("#prompt textarea"),
+        "width": page.input_value("#width input"),
+        "height": page.input_value("#height input"),
+        "seed": page.input_value("#seed input"),
+        "safety": page.input_value("#safety input[type=number]"),
+        "format": page.eval_on_selector("#format input:checked", "e => e.value"),
+    }
 
 
 def set_number(page, elem_id: str, value) -> None:
@@ -63,16 +73,16 @@ def ref_names(page) -> list[str]:
 
 def wait_for_ref_count(page, count: int) -> list[dict]:
     if count == 0:
-        expect()(page.locator("#refs")).to_be_hidden(timeout=UI_MS)
-        expect()(page.locator("#refs-empty")).to_be_visible(timeout=UI_MS)
+        expect(page.locator("#refs")).to_be_hidden(timeout=UI_MS)
+        expect(page.locator("#refs-empty")).to_be_visible(timeout=UI_MS)
     else:
-        expect()(page.locator("#refs .thumbnail-item")).to_have_count(count, timeout=UI_MS)
+        expect(page.locator("#refs .thumbnail-item")).to_have_count(count, timeout=UI_MS)
     return ref_items(page)
 
 
 def select_ref(page, number: int) -> None:
     page.locator("#refs .thumbnail-item").nth(number - 1).click()
-    expect()(page.locator("#refs .thumbnail-item").nth(number - 1)).to_have_class(
+    expect(page.locator("#refs .thumbnail-item").nth(number - 1)).to_have_class(
         re.compile(r"\bselected\b"))
 
 

@@ -104,8 +104,8 @@ def wait_done(page):
     page.wait_for_selector("#run-status-box .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
 
 
-from tests.page_helpers import (UPLOAD_INPUT, open_advanced, ref_names,  # noqa: E402
-                                set_number, wait_for_ref_count)
+from tests.page_helpers import (UPLOAD_INPUT, form_values, open_advanced,  # noqa: E402
+                                ref_names, set_number, wait_for_ref_count)
 
 
 def cards(page):
@@ -118,16 +118,7 @@ def cards(page):
 
 
 def page_inputs(page):
-    open_advanced(page)
-    return {
-        "prompt": page.input_value("#prompt textarea"),
-        "width": page.input_value("#width input"),
-        "height": page.input_value("#height input"),
-        "seed": page.input_value("#seed input"),
-        "safety": page.input_value("#safety input[type=number]"),
-        "format": page.eval_on_selector("#format input:checked", "e => e.value"),
-        "refs": ref_names(page),
-    }
+    return {**form_values(page), "refs": ref_names(page)}
 
 
 def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path):

@@ -16,6 +16,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.app_process import start_app
+from tests.page_helpers import form_values, open_advanced, set_number
 from wiro.simulator import SimulatorServer, SimulatorState
 
 pytest_plugins = ["tests.app_harness"]
@@ -45,29 +46,9 @@ def wait_done(page, count=1):
     expect(page.locator("#history .hist-card")).to_have_count(count, timeout=UI_MS)
 
 
-def open_advanced(page):
-    if not page.locator("#seed input").is_visible():
-        page.get_by_text("Advanced settings", exact=True).click()
-    page.wait_for_selector("#seed input", state="visible")
-
-
-def set_number(page, elem_id, value):
-    box = page.locator(f"#{elem_id} input").first
-    box.fill(str(value))
-    box.press("Tab")
-
-
 def page_inputs(page) -> dict:
-    open_advanced(page)
-    return {
-        "prompt": page.input_value("#prompt textarea"),
-        "width": page.input_value("#width input"),
-        "height": page.input_value("#height input"),
-        "seed": page.input_value("#seed input"),
-        "safety": page.input_value("#safety input[type=number]"),
-        "format": page.eval_on_selector("#format input:checked", "e => e.value"),
-        "refs": page.eval_on_selector_all("#refs .thumbnail-item img", "i => i.length"),
-    }
+    return {**form_values(page), "refs": page.eval_on_selector_all(
+        "#refs .thumbnail-item img", "i => i.length")}
 
 
 def open_keep(page):

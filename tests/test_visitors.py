@@ -23,7 +23,9 @@ REAL = "203.0.113.7"
 
 
 def spoof() -> str:
-    return f"{random.randint(1, 223)}.{random.randint(0, 255)}.{random.randint(0, 255)}.9"
+    """A made-up visitor address (never loopback: 127/8 would be this machine)."""
+    first = random.choice([n for n in range(1, 224) if n != 127])
+    return f"{first}.{random.randint(0, 255)}.{random.randint(0, 255)}.9"
 
 
 # --- reading the headers --------------------------------------------------------------------
@@ -184,7 +186,6 @@ def test_a_refused_api_call_writes_one_plain_log_line(live_app, capped, caplog, 
 
 # --- MCP ------------------------------------------------------------------------------------
 
-mcp = pytest.importorskip("mcp")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 
