@@ -11,12 +11,9 @@ from typing import Iterable
 from urllib.parse import urlsplit
 
 from wiro import spec
+from wiro.uploads import is_url
 
 MAX_ENTRIES = spec.INPUT_IMAGE.max_items
-
-
-def is_url(entry: str) -> bool:
-    return urlsplit(entry).scheme.lower() in {"http", "https"}
 
 
 def add_files(entries: list[str], files: Iterable | None) -> tuple[list[str], str]:

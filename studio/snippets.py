@@ -19,20 +19,16 @@ import mimetypes
 import os
 import shlex
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from wiro import spec
 from wiro.settings import DEFAULT_BASE_URL
+from wiro.uploads import is_url
 
 RUN_PATH = f"Run/{spec.MODEL_SLUG}"
 KEY_ENV, SECRET_ENV, BASE_ENV = "WIRO_API_KEY", "WIRO_API_SECRET", "WIRO_API_BASE_URL"
 
 
 # --- the body, as the client would send it ------------------------------------------------
-
-def _is_url(entry: str) -> bool:
-    return urlsplit(entry).scheme.lower() in {"http", "https"}
-
 
 def _entry(entry: Any) -> str | None:
     if isinstance(entry, os.PathLike):
@@ -63,7 +59,7 @@ def request_parts(values: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dic
     for raw in raw_images:
         entry = _entry(raw)
         if entry:
-            images.append(("url" if _is_url(entry) else "file", entry))
+            images.append(("url" if is_url(entry) else "file", entry))
     params: dict[str, Any] = {}
     for field in spec.INPUTS:
         if field is spec.INPUT_IMAGE:
