@@ -14,9 +14,9 @@ import gradio as gr
 from wiro import WiroClient, spec
 
 from .backend import AppSettings, start_backend
-from . import admission  # issue 12
+from . import admission
 from .guards import Guard, GuardSettings
-from .visitors import Visitors  # issue 12
+from .visitors import Visitors
 from .outputs import OutputStore
 from .run import ActiveRuns, RunUpdate
 
@@ -39,15 +39,11 @@ class DemoPage:
                                      bring_your_own_key=self.byok)
         self.active_runs = ActiveRuns()
         self.outputs = OutputStore()
-        self.guard = Guard.persistent(guard_settings)  # issue 12: ledger in APP_DATA_DIR
-        self.visitors = Visitors(app_settings)  # issue 12: who the caps count
+        self.guard = Guard.persistent(guard_settings)  # ledger in APP_DATA_DIR
+        self.visitors = Visitors(app_settings)  # who the caps count
         admission.install_upload_gate(lambda: (self.guard, self.visitors), self.byok)
 
     # --- shared by every kind of run -----------------------------------------------------
-
-    def client_id(self, request: gr.Request) -> str:
-        """Who the hourly cap counts (studio/visitors.py)."""
-        return self.visitors.identify(request, request.session_hash).address
 
     def visitor_client(self, api_key: str | None, api_secret: str | None) -> WiroClient | None:
         """Bring-your-own-key mode: a client for this run only; the key is never stored."""
@@ -63,7 +59,7 @@ class DemoPage:
                  randomize: bool = False, api_key: str | None = None,
                  api_secret: str | None = None) -> Iterator[RunUpdate]:
         client = self.visitor_client(api_key, api_secret)
-        try:  # issue 12: admitted before any upload is decoded (studio/admission.py)
+        try:  # admitted before any upload is decoded (studio/admission.py)
             yield from admission.run(
                 self.guard, self.backend, self.active_runs, self.outputs, session,
                 self.visitors.identify(request, session), values, randomize_seed=randomize,
@@ -94,7 +90,7 @@ class DemoPage:
                      outputFormat=spec.OUTPUT_FORMAT.default, request: gr.Request = None):
         values = model_values(inputImage, prompt, width, height, safetyTolerance, seed,
                               outputFormat)
-        # issue 12: an MCP call has its own session (studio/visitors.py)
+        # an MCP call has its own session (studio/visitors.py)
         session = self.visitors.identify(request, f"api-{request.session_hash}").session
         api_key = request.headers.get("x-wiro-api-key") if self.byok else None
         api_secret = request.headers.get("x-wiro-api-secret") if self.byok else None
@@ -106,7 +102,7 @@ class DemoPage:
                 yield gr.skip(), gr.skip()
         if last is None or last.image is None:
             raise gr.Error(last.status.text() if last else "The run did not start.",
-                           print_exception=False)  # issue 12: admission logged one line
+                           print_exception=False)  # admission logged one line
         yield last.image, last.details
         # Gradio has copied the file into its cache by now; ours would only pile up.
         self.outputs.drop(session)
