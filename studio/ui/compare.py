@@ -66,7 +66,8 @@ class SideBySide:
         """A new number of runs needs a new confirmation; the same number keeps it."""
         runs = runs_for(data[self.seeds])
         if runs == data[self.runs_shown]:
-            return {}
+            # Explicit skips: Gradio reads an empty dict as one (missing) output value.
+            return {self.confirm: gr.skip(), self.runs_shown: gr.skip()}
         return {self.confirm: gr.Checkbox(label=side_by_side.confirm_label(runs), value=False),
                 self.runs_shown: runs}
 
