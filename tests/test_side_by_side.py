@@ -352,11 +352,13 @@ def test_new_seeds_of_the_same_count_keep_the_confirmation(live_app):
     """The handler's answer goes through Gradio's own output handling (an empty answer used
     to fail there, with a traceback in the log on every such edit)."""
     import asyncio  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
     app = live_app.app
     compare = app.compare
     block_fn = next(fn for fn in app.demo.fns.values() if fn.name == "seeds_changed")
     same = compare.seeds_changed({compare.seeds: "9, 10", compare.runs_shown: 2})
-    shown = asyncio.run(app.demo.postprocess_data(block_fn, same, None))
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop may be running in this thread
+        shown = pool.submit(asyncio.run, app.demo.postprocess_data(block_fn, same, None)).result()
     assert len(shown) == 2  # both outputs answered: the ticked box and its count stand
     more = compare.seeds_changed({compare.seeds: "9, 10, 11", compare.runs_shown: 2})
     assert more[compare.runs_shown] == 3 and "3 paid runs" in more[compare.confirm].label
