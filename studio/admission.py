@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from wiro import InvalidInputError, uploads, validate_inputs
 
-from . import cost
+from . import bounds, cost
 from .guards import Guard, RunRefused, Ticket
 from .run import ActiveRuns, RunUpdate, generate
 from .status import RunStatus
@@ -42,8 +42,10 @@ class Admission:
 
 def _log_refusal(visitor: Visitor, status: RunStatus) -> None:
     reason = " ".join([status.detail, *status.problems]).replace("\n", " ").strip()
-    log.warning("Run refused (%s) for %s%s: %s", status.kind, visitor.address,
-                " via MCP" if visitor.via_mcp else "", reason[:300])
+    # At most APP_LOG_LINES_PER_CLIENT_PER_HOUR lines per visitor (studio/bounds.py).
+    bounds.current().log.warning(log, visitor.address, "Run refused (%s) for %s%s: %s",
+                                 status.kind, visitor.address,
+                                 " via MCP" if visitor.via_mcp else "", reason[:300])
 
 
 def _refused(visitor: Visitor, status: RunStatus) -> Admission:
@@ -97,38 +99,3 @@ def run(guard: Guard, backend: Any, registry: ActiveRuns, store: Any, session: s
             yield update
     finally:
         admission.release()
-
-
-# --- before Gradio reads an upload ----------------------------------------------------------
-
-class UploadGate:
-    """ASGI middleware: an upload from a visitor whose runs are used up (the hour, or the
-    day's spending) is answered 429 before Gradio parses and stores its files — the larger
-    part of what a refused heavy call costs. In bring-your-own-key mode it lets everything
-    through (the owner's budgets are not the visitors')."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if (scope.get("type") == "http" and scope.get("method") == "POST"
-                and scope.get("path", "").rstrip("/").endswith("/gradio_api/upload")):
-            from starlette.datastructures import Headers
-            from starlette.responses import PlainTextResponse
-
-            from .gradio_patches import current_page
-
-            page = current_page()
-            headers = Headers(scope=scope)
-            # With visitors' own keys the owner's budgets do not apply; their page uploads
-            # carry no key to tell them apart, so none is held back.
-            if not page.byok:
-                peer = (scope.get("client") or (None,))[0]
-                visitor = Visitor(page.visitors.address(peer, headers), "")
-                reason = page.guard.budget_refusal(visitor.address)
-                if reason:
-                    _log_refusal(visitor, RunStatus("refused", "Upload refused", reason))
-                    await PlainTextResponse(reason, status_code=429)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
-

@@ -7,16 +7,23 @@ upgrade makes it a no-op, and one that fails on any other Gradio release, so the
 read again before an upgrade lands.
 
 1. Uvicorn must not take a visitor's X-Forwarded-For for the peer (FORWARDED_ALLOW_IPS).
-2. The app Gradio builds gets our ASGI middleware in front (`MIDDLEWARE`).
+2. The app Gradio builds gets our ASGI middleware in front (`_middleware()`, studio/bounds.py).
 3. Gradio's MCP server: a list of files works as a tool argument, an endpoint with two
    outputs answers with an image and a text, and each caller is vouched for on the loopback
    call Gradio makes back into the app (studio/visitors.py counts them).
 4. Components: a number box hands over what was typed (`raw_number`), and an API
    parameter carries the spec's description (`describe_parameter`).
+5. A password box's value never enters the session's copy of the page config (which
+   Gradio's deep links write to disk and serve back).
+6. A visitor's malformed input (a file entry that is not one, a path that was not uploaded,
+   a value outside a dropdown's choices) is refused with one line in the log, not a
+   traceback: Gradio prints one for every error in its own preprocessing.
 """
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -44,15 +51,41 @@ def install(page: Any) -> None:
     if "mcp" not in _installed:
         _replace_mcp_server()
         _installed.add("mcp")
+    if "session_config" not in _installed:
+        _keep_passwords_out_of_session_config()
+        _installed.add("session_config")
+    if "preprocess" not in _installed:
+        _refuse_malformed_input_quietly()
+        _installed.add("preprocess")
+    _configure_bounds(page)
+
+
+def _configure_bounds(page: Any) -> None:
+    """The bounds the middleware applies, from the page's settings; its temporary files are
+    Gradio's upload folder, the page's result files and the shrunk references."""
+    from gradio.utils import get_upload_folder
+
+    from wiro import uploads
+
+    from . import bounds
+    from .config import Config
+
+    outputs = getattr(page, "outputs", None)
+
+    def folders() -> list[Path]:
+        found = [Path(get_upload_folder()), uploads.default_cache_dir()]
+        return found + ([Path(outputs.root)] if outputs is not None else [])
+
+    bounds.configure(getattr(page, "config", None) or Config(), folders)
 
 
 # --- 2. middleware -------------------------------------------------------------------------
 
 def _middleware() -> list[type]:
     """Outermost first."""
-    from .admission import UploadGate
+    from .bounds import OriginGate, QuietRoutes, UploadGate
 
-    return [UploadGate]
+    return [OriginGate, QuietRoutes, UploadGate]
 
 
 def _add_middleware() -> None:
@@ -148,6 +181,77 @@ def _replace_mcp_server() -> None:
             return endpoint, args, headers, block_fn
 
     gradio_mcp.GradioMCPServer = GradioMCPServer
+
+
+# --- 5. password boxes stay out of the session's config ------------------------------------
+
+def is_password_box(block: Any) -> bool:
+    return isinstance(block, gr.Textbox) and getattr(block, "type", None) == "password"
+
+
+def _keep_passwords_out_of_session_config() -> None:
+    from gradio.state_holder import SessionState
+
+    original = SessionState._update_value_in_config
+
+    # Every input value an event receives is written into the session's copy of the config,
+    # which /gradio_api/deep_link saves to a file and /config?deep_link= serves back.
+    def _update_value_in_config(self: Any, key: int, value: Any) -> None:
+        if is_password_box(self.blocks_config.blocks.get(key)):
+            value = ""
+        original(self, key, value)
+
+    _update_value_in_config.patched_by_studio = True  # type: ignore[attr-defined]
+    SessionState._update_value_in_config = _update_value_in_config
+
+
+# --- 6. malformed input: refused in one line --------------------------------------------------
+
+_request: ContextVar[Any] = ContextVar("studio_gradio_request", default=None)
+
+
+def _refuse_malformed_input_quietly() -> None:
+    from gradio.blocks import Blocks
+
+    process_api, preprocess_data = Blocks.process_api, Blocks.preprocess_data
+
+    async def process_api_with_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _request.set(kwargs.get("request"))  # for the refusal's log line
+        return await process_api(self, *args, **kwargs)
+
+    # Everything raised here comes from Gradio reading the visitor's values (file entries,
+    # paths, choices), before any of the app's functions runs.
+    async def quiet_preprocess_data(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await preprocess_data(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 — every one is the visitor's input
+            raise malformed_input(exc, _request.get()) from None
+
+    process_api_with_request.patched_by_studio = True  # type: ignore[attr-defined]
+    quiet_preprocess_data.patched_by_studio = True  # type: ignore[attr-defined]
+    Blocks.process_api = process_api_with_request
+    Blocks.preprocess_data = quiet_preprocess_data
+
+
+def malformed_input(exc: Exception, request: Any) -> gr.Error:
+    """The error the visitor sees (Gradio's own words, first line), logged once for them."""
+    from . import bounds
+
+    if isinstance(exc, gr.Error):
+        reason = str(exc.message)
+    elif hasattr(exc, "errors"):  # pydantic: where and what, without echoing the value
+        first = exc.errors()[0]
+        reason = f"{first.get('msg', 'not valid')} (at {'/'.join(map(str, first['loc']))})"
+    else:
+        reason = str(exc).split("\n", 1)[0]
+    reason = reason[:300]
+    address = "unknown"
+    if request is not None and _page:
+        address = current_page().visitors.identify(request, "").address
+    bounds.current().log.warning(bounds.log, address, "Request refused (malformed input) "
+                                 "for %s: %s", address, reason)
+    return gr.Error(f"That request's inputs are not in a form this app takes: {reason}",
+                    print_exception=False)
 
 
 # --- 4. components -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Kept results as people see them outside the app: the read-only page behind a share link,
-and the session zip (images as Wiro returned them, runs.json, an offline contact sheet).
+and the session zip (images as Wiro returned them, runs.json, an offline contact sheet),
+written to a file as it goes. Both read the result's RunRecord.
 
 Plain HTML with inline CSS and no script: a shared page loads nothing but its own image and
 thumbnails, and the contact sheet opens from disk with relative paths only.
@@ -7,11 +8,12 @@ thumbnails, and the contact sheet opens from disk with relative paths only.
 from __future__ import annotations
 
 import html
-import io
 import json
+import os
 import time
 import zipfile
-from typing import Iterable
+from dataclasses import replace
+from typing import Collection, Iterable
 from urllib.parse import quote
 
 from wiro import spec
@@ -49,21 +51,20 @@ def _size_asked(inputs: dict) -> str:
 
 def facts(result: Result) -> list[tuple[str, str, str]]:
     """(key, label, text) for the settings a viewer wants to see."""
-    inputs, details = result.inputs, result.details
-    got = f"{details.get('width')}×{details.get('height')}"
-    seconds = details.get("total_seconds")
-    charged = details.get("cost_usd")
+    record = result.record
+    inputs = record.inputs
+    got = f"{record.width}×{record.height}"
     return [
-        ("seed", "Seed", str(inputs.get(spec.SEED.name))),
+        ("seed", "Seed", str(record.seed)),
         ("size", "Size", got if got == _size_asked(inputs) else
          f"{got} (asked {_size_asked(inputs)})"),
-        ("format", spec.OUTPUT_FORMAT.label, str(details.get("format") or
+        ("format", spec.OUTPUT_FORMAT.label, str(record.format or
                                                  inputs.get(spec.OUTPUT_FORMAT.name)).upper()),
         ("safety", spec.SAFETY_TOLERANCE.label, str(inputs.get(spec.SAFETY_TOLERANCE.name))),
-        ("references", "Reference images", str(len(result.references))),
-        ("cost", "Cost", money(charged) if isinstance(charged, (int, float)) else "—"),
-        ("time", "Time", f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "—"),
-        ("task", "Wiro task", result.task_id),
+        ("references", "Reference images", str(len(record.references))),
+        ("cost", "Cost", money(record.cost_usd)),
+        ("time", "Time", f"{record.total_seconds:.1f} s"),
+        ("task", "Wiro task", record.task_id),
         ("when", "Made", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(result.created))),
     ]
 
@@ -81,20 +82,21 @@ def _refs_html(result: Result, src) -> str:
     parts = []
     for number, ref in enumerate(result.references, start=1):
         address = src(number, ref)
-        title = html.escape(ref.get("url") or ref.get("name") or f"image {number}")
+        title = html.escape(ref.url or ref.name or f"image {number}")
         parts.append(f'<img class="ref" src="{html.escape(address)}" alt="image {number}" '
                      f'title="image {number}: {title}">' if address else
                      f'<span title="{title}">image {number} (no preview)</span> ')
     return f'<div class="refs" data-count="{len(result.references)}">{"".join(parts)}</div>'
 
 
-def share_page(result: Result, token: str) -> str:
+def share_page(result: Result, token: str, thumbnails: Collection[int] = ()) -> str:
     """The read-only view behind /share/<token>. Links are relative to it, so it works under
-    whatever path the app is served from; "Open in the app" only fills in the inputs."""
+    whatever path the app is served from; "Open in the app" only fills in the inputs.
+    `thumbnails`: the numbers of the references that have one."""
     def ref_src(number, ref):
-        if ref.get("kind") == "url":
-            return ref.get("url")
-        return f"{token}/ref/{number}" if ref.get("thumb") else None
+        if ref.kind == "url":
+            return ref.url
+        return f"{token}/ref/{number}" if number in thumbnails else None
     title = f"{spec.MODEL_TITLE} result"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -122,8 +124,8 @@ NOT_FOUND = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><ti
 # --- the session zip ----------------------------------------------------------------------
 
 def _zip_names(number: int, result: Result) -> tuple[str, str]:
-    stem = f"{number:03d}-task{result.task_id}-seed{result.inputs.get(spec.SEED.name)}"
-    return stem, f"images/{stem}.{result.image.rsplit('.', 1)[-1]}"
+    stem = f"{number:03d}-task{result.task_id}-seed{result.record.seed}"
+    return stem, f"images/{stem}.{result.record.image.rsplit('.', 1)[-1]}"
 
 
 def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
@@ -131,7 +133,7 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
     sections = []
     for result, image_path, thumbs in entries:
         def ref_src(number, ref, thumbs=thumbs):
-            if ref.get("kind") == "url":
+            if ref.kind == "url":
                 return None  # offline: a remote image would not show
             return thumbs[number - 1]
         sections.append(
@@ -140,9 +142,9 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
             f'alt="{html.escape(result.prompt[:200])}"></a><div class="facts">'
             f'<p class="prompt">{html.escape(result.prompt)}</p>{_facts_html(result)}'
             f"<div><b>Reference images</b></div>{_refs_html(result, ref_src)}"
-            + "".join(f'<div class="refs"><span>image {n}: {html.escape(r["url"])}</span></div>'
-                      for n, r in enumerate(result.references, start=1) if r.get("kind") ==
-                      "url") + "</div></section>")
+            + "".join(f'<div class="refs"><span>image {n}: {html.escape(r.url)}</span></div>'
+                      for n, r in enumerate(result.references, start=1) if r.kind == "url")
+            + "</div></section>")
     body = "".join(sections) or "<p>No finished runs in this session.</p>"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -152,28 +154,37 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
 runs.json.</footer></main></body></html>"""
 
 
-def session_zip(store: ResultStore, results: Iterable[Result]) -> bytes:
-    """Every image as Wiro returned it, runs.json, and the contact sheet index.html."""
-    buffer = io.BytesIO()
+def runs_entry(result: Result, image_path: str, thumbs: list[str | None]) -> dict:
+    """A result in runs.json: the record, its files named as in the zip."""
+    record = result.record.moved(image=image_path, references=tuple(
+        replace(ref, path=thumb or "") for ref, thumb in zip(result.references, thumbs)))
+    return {**record.as_json(), "finished_at_utc": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.created))}
+
+
+def session_zip(store: ResultStore, results: Iterable[Result], target: str | os.PathLike) -> int:
+    """Write the zip to `target`: every image as Wiro returned it, runs.json, and the contact
+    sheet index.html. Files are streamed from disk, so memory stays small whatever the
+    session holds. Returns how many results went in."""
     runs, sheet = [], []
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    partial = f"{os.fspath(target)}.partial"  # whole or absent: a second click may be reading
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
         for number, result in enumerate(results, start=1):
-            image = store.file(result, result.image)
+            image = store.image(result)
             if image is None:
                 continue
             stem, image_path = _zip_names(number, result)
             archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
             thumbs: list[str | None] = []
-            for index, ref in enumerate(result.references, start=1):
+            for index in range(1, len(result.references) + 1):
                 thumb = store.thumbnail(result, index)
-                if thumb is None:
-                    thumbs.append(None)
-                    continue
-                name = f"references/{stem}-image{index}{thumb.suffix}"
-                archive.write(thumb, name)
+                name = f"references/{stem}-image{index}{thumb.suffix}" if thumb else None
+                if thumb:
+                    archive.write(thumb, name)
                 thumbs.append(name)
-            runs.append({**result.as_json(), "image_file": image_path})
+            runs.append(runs_entry(result, image_path, thumbs))
             sheet.append((result, image_path, thumbs))
         archive.writestr("runs.json", json.dumps(runs, indent=2, ensure_ascii=False))
         archive.writestr("index.html", contact_sheet(sheet))
-    return buffer.getvalue()
+    os.replace(partial, target)
+    return len(runs)

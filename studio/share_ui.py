@@ -13,7 +13,6 @@ recorded (studio/ui/generate.py, studio/ui/compare.py).
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import urljoin, urlsplit
@@ -25,11 +24,12 @@ from starlette.routing import Route
 
 from wiro import spec
 
-from . import result_views
+from . import bounds, result_views
 from .outputs import OutputStore
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
+ZIP_PREFIX = "flux2pro-session-"
 BROWSER_KEY = "flux2pro-visitor"
 # The token is in the address: it must not travel to hosts of URL reference images.
 PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
@@ -41,8 +41,7 @@ PAGE_POLICY = ("default-src 'none'; img-src 'self' https: http:; style-src 'unsa
 
 def _choice(result: Result) -> tuple[str, str]:
     prompt = result.prompt if len(result.prompt) <= 50 else result.prompt[:47] + "…"
-    return (f"task {result.task_id} · seed {result.inputs.get(spec.SEED.name)} · {prompt}",
-            result.id)
+    return f"task {result.task_id} · seed {result.record.seed} · {prompt}", result.id
 
 
 def _choices(browser: str, session: str, selected: str | None = None) -> dict:
@@ -51,6 +50,15 @@ def _choices(browser: str, session: str, selected: str | None = None) -> dict:
     mine = [r.id for r in kept if r.session == session]
     value = selected if selected in ids else (mine[0] if mine else None)
     return gr.update(choices=[_choice(r) for r in kept], value=value)
+
+
+def upload_note() -> str:
+    """Beside the upload button: who sees a visitor's uploads and prompts once they run."""
+    if store().settings.public_gallery:
+        return ("**Public gallery:** every finished run here (its prompt, reference images and "
+                "result) is listed to every visitor of this demo.")
+    return ("Your uploads, prompts and results are kept on this server for your browser only; "
+            "nobody else sees them unless you share a link.")
 
 
 def share_link(page_url: str, token: str) -> str:
@@ -92,12 +100,14 @@ class KeepShare:
             if result is None:
                 return {**shown, self.note: "That shared link leads nowhere: it may have been "
                                             "deleted."}
-            values, references = restore_values(result, outputs, session)
+            values, references = restore_values(result)
+            missing = len(result.references) - len(references)
             return {**shown, **form.fill(values), **refs.show(references),
                     form.randomize: False,
                     self.note: f"Restored every input of shared task {result.task_id}. Nothing "
                                "has run: tweak the inputs and press Generate when you want a "
-                               "new image."}
+                               "new image." + (f" {missing} of its reference images were not "
+                                               "kept." if missing else "")}
 
         demo.load(on_load, [self.browser], [self.browser, self.pick, *restore_outputs,
                                             self.note, self.panel], **PRIVATE)
@@ -112,7 +122,10 @@ class KeepShare:
         def download_session(request: gr.Request):
             return download(outputs, request)
 
-        self.download.click(download_session, None, [self.zip_file, self.note], **PRIVATE)
+        # Zips are built a few at a time (APP_ZIPS_AT_ONCE); the rest wait in Gradio's queue.
+        self.download.click(download_session, None, [self.zip_file, self.note],
+                            **{**PRIVATE, "concurrency_id": "zips",
+                               "concurrency_limit": store().settings.zips_at_once})
 
 
 def refresh(browser, request: gr.Request):
@@ -146,34 +159,31 @@ def download(outputs: OutputStore, request: gr.Request):
     kept = store().of_session(session)
     if not kept:
         return gr.update(value=None, visible=False), "No finished runs in this tab yet."
-    data = result_views.session_zip(store(), kept)
-    path = outputs.save(session, f"flux2pro-session-{len(kept)}-results.zip", data)
+    if not bounds.current().temp.make_room(sum(r.bytes for r in kept)):
+        return gr.skip(), bounds.TEMP_FULL
+    outputs.clear(session, ZIP_PREFIX)  # one zip per tab: the newest
+    path = outputs.path(session, f"{ZIP_PREFIX}{len(kept)}-results.zip")
+    count = result_views.session_zip(store(), kept, path)
     return (gr.update(value=str(path), visible=True),
-            f"{len(kept)} results: the images as Wiro returned them, runs.json, and "
+            f"{count} results: the images as Wiro returned them, runs.json, and "
             "index.html (a contact sheet that opens offline).")
 
 
-def restore_values(result: Result, outputs: OutputStore,
-                   session: str) -> tuple[dict, list[str]]:
-    """The page's inputs (by spec name) and reference entries from a kept result. Uploaded references come back as copies in the
-    tab's own output folder, which the page may show and the next run may send."""
-    refs = []
-    for number, ref in enumerate(result.references, start=1):
-        if ref.get("kind") == "url":
-            refs.append(ref["url"])
-            continue
-        kept = store().file(result, ref["file"]) if ref.get("file") else None
-        if kept is not None:
-            copy = outputs.save(session, f"restored-{result.id}-{number}{kept.suffix}", b"")
-            shutil.copyfile(kept, copy)
-            refs.append(str(copy))
-    inputs = result.inputs
-    return {f.name: inputs.get(f.name, f.default) for f in spec.INPUTS}, refs
+def restore_values(result: Result) -> tuple[dict, list[str]]:
+    """The page's inputs (by spec name) and reference entries from a kept result. Uploaded
+    references are the kept files themselves, served where they are (the results folder is a
+    static path): a restore copies nothing, however often a link is opened."""
+    refs = [ref.url if ref.kind == "url" else ref.path for ref in result.references
+            if ref.kind == "url" or store().file(result, ref.path)]
+    values = result.record.inputs
+    return {f.name: values.get(f.name, f.default) for f in spec.INPUTS}, refs
 
 
 def build() -> KeepShare:
     """The controls, placed where it is called (under the result)."""
     sharing = store().settings.sharing
+    # Kept files are served in place (restored references, never copied per visit).
+    gr.set_static_paths([store().root])
     # Closed by default: the result column stays short enough to stay in view (sticky).
     title = "Share, keep, download" if sharing else "Keep, download"
     with gr.Accordion(title, open=False, elem_id="keep-share") as panel:
@@ -211,13 +221,15 @@ async def share_view(request: Request) -> Response:
     result, token = _shared(request)
     if result is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
-    return HTMLResponse(result_views.share_page(result, token), headers={
+    thumbnails = {n for n in range(1, len(result.references) + 1)
+                  if store().thumbnail(result, n)}
+    return HTMLResponse(result_views.share_page(result, token, thumbnails), headers={
         **PRIVATE_HEADERS, "Content-Security-Policy": PAGE_POLICY})
 
 
 async def share_image(request: Request) -> Response:
     result, _ = _shared(request)
-    path = store().file(result, result.image) if result else None
+    path = store().image(result) if result else None
     if path is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
     return FileResponse(path, headers=PRIVATE_HEADERS,
@@ -226,6 +238,7 @@ async def share_image(request: Request) -> Response:
 
 
 async def share_reference(request: Request) -> Response:
+    # Serves a thumbnail made when the run was kept; nothing is decoded here (event loop).
     result, _ = _shared(request)
     path = store().thumbnail(result, request.path_params.get("number", 0)) if result else None
     if path is None:

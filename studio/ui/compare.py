@@ -14,6 +14,7 @@ from wiro import spec
 from .. import admission, cost, results, side_by_side
 from .. import history as hist
 from ..page import DemoPage
+from ..record import record_of
 from ..status import RunStatus, to_html
 from .form import Form
 
@@ -147,8 +148,11 @@ class SideBySide:
                         entries = hist.add(entries, hist.entry(
                             {**inputs, spec.SEED.name: seeds[index]}, update.details,
                             update.image, estimated))
-                        results.keep(session, {**inputs, spec.SEED.name: seeds[index]},
-                                     update.details, update.image, estimated)
+                        results.keep(session, record_of(
+                            {**inputs, spec.SEED.name: seeds[index]}, update.details,
+                            update.image, estimated,
+                            admitted.values.get(spec.INPUT_IMAGE.name),  # the copies sent
+                            simulated=page.backend.is_simulator))
                         shown[self.images[index]] = update.image
                         shown[history], shown[history_html] = entries, hist.render(entries)
                 done = all(u is not None and u.finished for u in latest)

@@ -17,6 +17,7 @@ from wiro import spec
 from .. import cost, results, status as run_status
 from .. import history as hist
 from ..page import DemoPage
+from ..record import record_of
 from ..run import RunUpdate
 from ..status import RunStatus
 from .form import Form
@@ -105,8 +106,9 @@ class Generate:
                                                      alt_text=alt_text(values, update))}
                 entries = hist.add(entries, hist.entry(inputs, update.details, update.image,
                                                        estimated))
-                results.keep(request.session_hash, inputs, update.details, update.image,
-                             estimated)
+                results.keep(request.session_hash, record_of(
+                    inputs, update.details, update.image, estimated,
+                    simulated=self.page.backend.is_simulator))
                 shown = self.finished(values, update, estimated, entries)
             if update.finished:
                 shown.update(view.idle_buttons())
