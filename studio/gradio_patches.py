@@ -18,6 +18,8 @@ read again before an upgrade lands.
 6. A visitor's malformed input (a file entry that is not one, a path that was not uploaded,
    a value outside a dropdown's choices) is refused with one line in the log, not a
    traceback: Gradio prints one for every error in its own preprocessing.
+7. A file input given as a URL (API and MCP callers) is fetched by Gradio into its cache:
+   the fetch stops at APP_MAX_UPLOAD_MB instead of reading any size into memory.
 """
 from __future__ import annotations
 
@@ -57,6 +59,9 @@ def install(page: Any) -> None:
     if "preprocess" not in _installed:
         _refuse_malformed_input_quietly()
         _installed.add("preprocess")
+    if "url_fetch" not in _installed:
+        _bound_url_fetches()
+        _installed.add("url_fetch")
     _configure_bounds(page)
 
 
@@ -252,6 +257,53 @@ def malformed_input(exc: Exception, request: Any) -> gr.Error:
                                  "for %s: %s", address, reason)
     return gr.Error(f"That request's inputs are not in a form this app takes: {reason}",
                     print_exception=False)
+
+
+# --- 7. URL inputs fetched no further than an upload may be ------------------------------------
+
+def _bound_url_fetches() -> None:
+    import gradio.processing_utils as processing_utils
+
+    processing_utils.async_ssrf_protected_get = bounded_ssrf_protected_get
+
+
+async def bounded_ssrf_protected_get(url: str) -> Any:
+    """Gradio's SSRF-protected GET (each hop's host checked by safehttpx, Gradio's own list
+    of trusted hosts, at most MAX_REDIRECTS), with the body read as a stream and refused once
+    over APP_MAX_UPLOAD_MB: Gradio's reads any size into memory before writing it to disk."""
+    from urllib.parse import urljoin
+
+    import gradio.processing_utils as processing_utils
+    import httpx
+    import safehttpx
+
+    from . import bounds
+
+    limit = int(bounds.current().config.max_upload_mb * bounds.MB) or None
+    for _ in range(processing_utils.MAX_REDIRECTS + 1):
+        host = httpx.URL(url).host
+        if not host:
+            raise ValueError(f"URL {url} does not have a valid hostname")
+        transport = None if safehttpx.matches_domain_whitelist(
+            host, processing_utils.PUBLIC_HOSTNAME_WHITELIST) else \
+            safehttpx.AsyncSecureTransport(await safehttpx.async_validate_url(host))
+        async with httpx.AsyncClient(transport=transport) as client, \
+                client.stream("GET", url) as response:
+            if response.has_redirect_location:
+                url = urljoin(str(response.url), response.headers["Location"])
+                continue
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if limit and len(body) > limit:
+                    raise ValueError(f"the file at {url[:100]} is over the maximum allowed "
+                                     f"size of {limit:,} bytes")
+            # The body is decoded already: the headers must not say it is compressed.
+            headers = {k: v for k, v in response.headers.items() if k.lower() not in
+                       ("content-encoding", "content-length", "transfer-encoding")}
+            return httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                                  request=response.request)
+    raise ValueError(f"Exceeded maximum of {processing_utils.MAX_REDIRECTS} redirects.")
 
 
 # --- 4. components -------------------------------------------------------------------------

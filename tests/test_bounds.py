@@ -279,3 +279,91 @@ def test_a_flood_of_refusals_cannot_fill_the_log(small):
     time.sleep(0.3)
     lines = [line for line in small.log().splitlines() if visitor in line]
     assert len(lines) == 4 and "not logged" in lines[-1]  # 3 refusals, then one line
+
+
+def test_origins_allowed_by_a_setting_and_the_own_origin(monkeypatch):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from studio import gradio_patches
+    from studio.config import Config
+    from studio.visitors import Visitors
+
+    class Page:
+        config = Config(allowed_origins=("https://friend.example",))
+        visitors = Visitors(config)
+
+    monkeypatch.setattr(gradio_patches, "_page", [Page()])
+    bounds.configure(Page.config)
+    app = Starlette(routes=[Route("/run", lambda r: PlainTextResponse("ran"),
+                                  methods=["POST"])])
+    app.add_middleware(bounds.OriginGate)
+    client = TestClient(app, base_url="http://demo.example:7860")
+    try:
+        for origin, status in [(None, 200), ("http://demo.example:7860", 200),
+                               ("https://friend.example", 200), ("https://friend.example/", 200),
+                               ("https://evil.example", 403), ("http://demo.example", 403),
+                               ("http://demo.example:7861", 403), ("null", 403),
+                               ("https://friend.example.evil.example", 403)]:
+            headers = {"Origin": origin} if origin else {}
+            assert client.post("/run", headers=headers).status_code == status, origin
+    finally:
+        bounds.configure(Config())
+    assert bounds.same_site("https://x.hf.space", ["x.hf.space"])  # behind a TLS proxy
+    assert not bounds.same_site("https://x.hf.space:8443", ["x.hf.space"])
+    assert not bounds.same_site("javascript:alert(1)", ["x.hf.space"])
+
+
+def test_the_page_says_who_sees_an_upload_where_it_is_made(live_app, monkeypatch):
+    from studio import share_ui
+
+    cfg = config(live_app.url)
+    [note] = [c["props"]["value"] for c in cfg["components"]
+              if c.get("props", {}).get("elem_id") == "upload-privacy"]
+    assert "for your browser only" in note and "nobody else" in note
+    monkeypatch.setattr(results.store(), "settings",
+                        results.store().settings.with_changes(public_gallery=True))
+    assert "every visitor" in share_ui.upload_note()
+
+
+@pytest.fixture
+def file_host(tmp_path):
+    """A loopback web server, allowed past Gradio's SSRF guard (as in tests/test_mcp.py)."""
+    import functools
+    import http.server
+
+    import gradio.processing_utils as processing_utils
+
+    Image.new("RGB", (64, 48), (20, 120, 200)).save(tmp_path / "small.png")
+    (tmp_path / "huge.png").write_bytes(random.randbytes(3 * MB))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    processing_utils.PUBLIC_HOSTNAME_WHITELIST.append("127.0.0.1")
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        processing_utils.PUBLIC_HOSTNAME_WHITELIST.remove("127.0.0.1")
+        server.shutdown()
+
+
+def test_a_url_given_as_a_file_is_fetched_no_further_than_an_upload(live_app, app_sim,
+                                                                     file_host, monkeypatch):
+    """An API caller's file input given as a URL is fetched by Gradio: it read any size into
+    memory, then onto disk."""
+    from gradio_client import Client, handle_file
+
+    current = bounds.current()
+    monkeypatch.setattr(current, "config", current.config.with_changes(max_upload_mb=1))
+    client = Client(live_app.url, verbose=False)
+    gradio_cache = Path(live_app.app.demo.GRADIO_CACHE)
+    with pytest.raises(Exception, match="maximum allowed size"):
+        client.predict([handle_file(f"{file_host}/huge.png")], "x", 256, 256, 2, 1, "png",
+                       api_name="/generate")
+    assert not list(gradio_cache.rglob("huge.png"))
+    image, details = client.predict([handle_file(f"{file_host}/small.png")], "x", 256, 256,
+                                    2, 1, "png", api_name="/generate")
+    assert Path(image).is_file() and details["width"] == 256
