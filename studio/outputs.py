@@ -50,11 +50,12 @@ class OutputStore:
         path.write_bytes(data)
         return path
 
-    def clear(self, session: str, prefix: str) -> None:
-        """Delete the session's files whose names start with `prefix`."""
+    def clear(self, session: str, prefix: str, keep: str = "") -> None:
+        """Delete the session's files whose names start with `prefix`, but `keep`."""
         folder = self._folder(session)
         for path in folder.glob(_file_name(prefix) + "*") if folder.is_dir() else ():
-            path.unlink(missing_ok=True)
+            if path.name != keep:
+                path.unlink(missing_ok=True)
 
     def drop(self, session: str) -> None:
         """Forget a session's files once its tab is gone, so memory and disk stay bounded."""

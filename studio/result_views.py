@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import secrets
 import time
 import zipfile
 from dataclasses import replace
@@ -166,25 +167,36 @@ def session_zip(store: ResultStore, results: Iterable[Result], target: str | os.
     """Write the zip to `target`: every image as Wiro returned it, runs.json, and the contact
     sheet index.html. Files are streamed from disk, so memory stays small whatever the
     session holds. Returns how many results went in."""
+    # Whole or absent, under a name of its own: the same tab may be zipping twice at once.
+    folder, name = os.path.split(os.fspath(target))
+    partial = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.partial")
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            count = _write_zip(store, results, archive)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return count
+
+
+def _write_zip(store: ResultStore, results: Iterable[Result], archive: zipfile.ZipFile) -> int:
     runs, sheet = [], []
-    partial = f"{os.fspath(target)}.partial"  # whole or absent: a second click may be reading
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, result in enumerate(results, start=1):
-            image = store.image(result)
-            if image is None:
-                continue
-            stem, image_path = _zip_names(number, result)
-            archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
-            thumbs: list[str | None] = []
-            for index in range(1, len(result.references) + 1):
-                thumb = store.thumbnail(result, index)
-                name = f"references/{stem}-image{index}{thumb.suffix}" if thumb else None
-                if thumb:
-                    archive.write(thumb, name)
-                thumbs.append(name)
-            runs.append(runs_entry(result, image_path, thumbs))
-            sheet.append((result, image_path, thumbs))
-        archive.writestr("runs.json", json.dumps(runs, indent=2, ensure_ascii=False))
-        archive.writestr("index.html", contact_sheet(sheet))
-    os.replace(partial, target)
+    for number, result in enumerate(results, start=1):
+        image = store.image(result)
+        if image is None:
+            continue
+        stem, image_path = _zip_names(number, result)
+        archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
+        thumbs: list[str | None] = []
+        for index in range(1, len(result.references) + 1):
+            thumb = store.thumbnail(result, index)
+            name = f"references/{stem}-image{index}{thumb.suffix}" if thumb else None
+            if thumb:
+                archive.write(thumb, name)
+            thumbs.append(name)
+        runs.append(runs_entry(result, image_path, thumbs))
+        sheet.append((result, image_path, thumbs))
+    archive.writestr("runs.json", json.dumps(runs, indent=2, ensure_ascii=False))
+    archive.writestr("index.html", contact_sheet(sheet))
     return len(runs)

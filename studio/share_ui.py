@@ -161,9 +161,9 @@ def download(outputs: OutputStore, request: gr.Request):
         return gr.update(value=None, visible=False), "No finished runs in this tab yet."
     if not bounds.current().temp.make_room(sum(r.bytes for r in kept)):
         return gr.skip(), bounds.TEMP_FULL
-    outputs.clear(session, ZIP_PREFIX)  # one zip per tab: the newest
     path = outputs.path(session, f"{ZIP_PREFIX}{len(kept)}-results.zip")
     count = result_views.session_zip(store(), kept, path)
+    outputs.clear(session, ZIP_PREFIX, keep=path.name)  # one zip per tab: the newest
     return (gr.update(value=str(path), visible=True),
             f"{count} results: the images as Wiro returned them, runs.json, and "
             "index.html (a contact sheet that opens offline).")

@@ -460,3 +460,35 @@ def test_restoring_serves_the_kept_files_in_place(make_store, image, tmp_path, m
     assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == files_before
     assert Path(refs[0]).name == "harbour.png"  # the presenter sees the upload's name
     assert values[spec.PROMPT.name] == "A red fox" and values[spec.SEED.name] == 7
+
+
+def test_one_tab_downloading_several_times_at_once(make_store, image, tmp_path, monkeypatch):
+    """Found by bench/abuse.py: two zips of one tab at once removed each other's file."""
+    import threading
+
+    from studio.outputs import OutputStore
+
+    store = make_store()
+    monkeypatch.setattr(results, "_store", store)
+    for n in range(3):
+        store.keep("tab", record(n, image))
+    outputs = OutputStore(tmp_path / "outputs")
+
+    class Request:
+        session_hash = "tab"
+    answers, errors = [], []
+
+    def download():
+        try:
+            answers.append(share_ui.download(outputs, Request()))
+        except Exception as exc:  # noqa: BLE001 — what the test looks for
+            errors.append(exc)
+    threads = [threading.Thread(target=download) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and len(answers) == 6
+    [left] = list((tmp_path / "outputs").rglob("*.zip"))
+    assert zipfile.ZipFile(left).testzip() is None
+    assert not list((tmp_path / "outputs").rglob("*.partial"))
