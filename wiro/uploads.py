@@ -298,7 +298,8 @@ def prepare(request: RunRequest, *, cache_dir: str | Path | None = None) -> RunR
             with Image.open(path) as im:
                 if im.width * im.height > spec.MAX_UPLOAD_PIXELS:
                     raise ValueError("too many pixels")
-                im.load()  # a copy we made is whole; an untouched original is proven here
+                if path == image.path:
+                    im.load()  # an untouched original is proven whole (a copy we made is)
                 images.append(ImageFile(path, im.width, im.height, im.format or image.format))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             problems.append(f"{spec.INPUT_IMAGE.label} {number} ({image.filename}) is damaged "
