@@ -172,7 +172,6 @@ class Runner:
                 return  # the follower was stopped: the finally stops the task
             ended, charge = True, task.total_cost
             outcome = "cancelled" if task.cancelled else "done" if task.deliverable else "failed"
-            job.ticket.charged(charge)  # before the download, which may fail
             yield self._finish(session, client, task, job, time.monotonic() - began)
         finally:
             try:
@@ -183,11 +182,10 @@ class Runner:
                         ended = stopped.confirmed
                         if stopped.task is not None:
                             charge = stopped.task.total_cost
-                    job.ticket.charged(charge)
-                    if journal and ended:  # an unconfirmed stop stays "running": retried at start
-                        safely("the end of a task", journal.ended, handle.id, outcome, charge)
             finally:
-                job.ticket.release()
+                job.ticket.release(charge)  # the slot first, then Wiro's charge on the ledger
+            if journal and handle is not None and ended:  # unconfirmed: retried at next start
+                safely("the end of a task", journal.ended, handle.id, outcome, charge)
 
     def _follow(self, client: WiroClient, handle: Any, seed: int, began: float):
         """Progress updates while the task runs; returns the finished Task (None if the
