@@ -53,7 +53,7 @@ class Guard:
             self.ledger = Ledger(clock=self.clock)
 
     @classmethod
-    def persistent(cls, settings: Config, database=None) -> "Guard":
+    def persistent(cls, settings: Config, database=None) -> Guard:
         """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
         does not reset today's spending."""
         from .datadir import open_database

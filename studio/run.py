@@ -28,7 +28,7 @@ from wiro.errors import (
     AmbiguousStartError, DownloadError, RateLimitedError, RunMaybeStartedError,
     TaskDeadlineError, TaskFailedError, TaskStalledError,
 )
-from wiro.live import FollowThread, TaskEvent, event_from_task
+from wiro.live import FollowThread, TaskEvent
 from wiro.statuses import TaskStatus, lifecycle_fraction
 
 from .active_runs import ActiveRuns, stop_line
@@ -298,7 +298,7 @@ class Runner:
             while True:
                 with changed:
                     if push:
-                        changed.wait_for(lambda: latest != seen or all(done), tick)
+                        changed.wait_for(lambda seen=seen: latest != seen or all(done), tick)
                     else:
                         changed.wait(tick)
                     seen, finished = list(latest), all(done)
