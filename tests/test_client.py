@@ -494,12 +494,14 @@ def test_detail_is_retried_after_a_lost_response(client, sim_state) -> None:
     assert client.detail(handle.id).succeeded
 
 
-def test_wait_gets_past_garbled_answers(client, sim_state) -> None:
+def test_garbled_detail_answers_are_asked_again(client, sim_state) -> None:
     handle = client.run(inputs())
     sim_state.inject_fault("detail", "malformed_json", times=2)
-    with pytest.raises(UnexpectedResponseError):
-        client.detail(handle.id)
-    assert handle.wait(timeout=10).succeeded
+    assert client.detail(handle.id).succeeded
+    assert sim_state.take_fault("detail") is None
+    sim_state.inject_fault("detail", "malformed_json")
+    with pytest.raises(UnexpectedResponseError):  # one try only: it says what went wrong
+        client.detail(handle.id, within=0)
 
 
 def test_download_is_retried(client, sim_state) -> None:
@@ -508,13 +510,15 @@ def test_download_is_retried(client, sim_state) -> None:
     assert Image.open(io.BytesIO(client.download(task.outputs[0]))).size == (256, 192)
 
 
-@pytest.mark.parametrize("kind", ["reset", "lost_response", "http500", "malformed_json"])
+@pytest.mark.parametrize("kind", ["reset", "lost_response", "lost_after_create", "http500",
+                                  "http408", "malformed_json", "html"])
 def test_run_is_never_sent_twice(client, sim_state, kind) -> None:
+    sim_state.fault_timeout_seconds = 0.2
     sim_state.inject_fault("run", kind, times=3)
     exc = _raised(lambda: client.run(inputs()))
     assert type(exc) is RunMaybeStartedError
     assert sim_state.run_calls == 1
-    assert sim_state.tasks_created == (1 if kind == "lost_response" else 0)
+    assert sim_state.tasks_created == (1 if kind.startswith("lost_") else 0)
     text = str(exc)
     assert "may have started" in text and "dashboard" in text and "not re-sent" in text
 
@@ -538,15 +542,11 @@ def test_refused_connection_on_run_is_a_connection_error() -> None:
     assert base in str(exc) and "Check the network connection" in str(exc)
 
 
-def test_refused_connection_on_detail_is_a_connection_error(monkeypatch) -> None:
-    import wiro.client
-
-    # Same retries, no back-off sleeps: the outcome is what is under test, not the pacing.
-    monkeypatch.setattr(wiro.client, "IDEMPOTENT_RETRY",
-                        wiro.client.IDEMPOTENT_RETRY.new(backoff_factor=0))
-    with WiroClient("k", "s", base_url=f"http://127.0.0.1:{free_port()}/v1") as client:
+def test_refused_connection_on_detail_is_a_connection_error() -> None:
+    with WiroClient("k", "s", base_url=f"http://127.0.0.1:{free_port()}/v1",
+                    retry_window=0.3) as client:
         exc = _raised(lambda: client.detail("1"))
-    assert type(exc) is WiroConnectionError
+    assert type(exc) is WiroConnectionError and exc.never_sent
 
 
 # --- no secrets in messages --------------------------------------------------------------------
@@ -595,7 +595,7 @@ def test_no_credentials_in_errors_or_client(tmp_path) -> None:
         handle = good.run(inputs())
         for kind in ("malformed_json", "error_code:1", "error_code:99"):
             state.inject_fault("detail", kind)
-            collect(lambda: good.detail(handle.id))
+            collect(lambda: good.detail(handle.id, within=0))
         collect(lambda: good.cancel(handle.id))  # already finished: not cancellable
         collect(lambda: good.kill(handle.id))
         state.fail_next_tasks = 1
@@ -656,7 +656,9 @@ def test_a_failed_confirmation_does_not_undo_a_successful_stop(client, sim_state
     handle = client.run(inputs())
     sim_state.inject_fault("detail", "html", 100)
     outcome = handle.stop()
-    assert outcome.action == "killed" and outcome.confirmed and outcome.task is None
+    assert outcome.action == "killed" and outcome.confirmed
+    assert outcome.task.cancelled  # Kill's own answer carries the task (as the seed's does)
+    assert outcome.charged_usd == outcome.task.total_cost
     sim_state.clear_faults()
     assert client.detail(handle.id).cancelled
 
@@ -703,10 +705,10 @@ def test_detail_is_retried_after_a_429(client, sim_state, session) -> None:
 
 
 def test_retry_after_sets_the_delay() -> None:
-    from wiro.errors import RETRY_AFTER_CAP, RateLimitedError, retry_delay
-    assert retry_delay(RateLimitedError("Task/Detail", 7.0), 0) == 7.0
-    assert retry_delay(RateLimitedError("Task/Detail", 10_000.0), 0) == RETRY_AFTER_CAP
-    assert retry_delay(None, 0) < retry_delay(None, 3)
+    from wiro.policy import RETRY_AFTER_CAP, RETRY_MAX_DELAY, backoff
+    assert backoff(1, 7.0) == 7.0
+    assert backoff(1, 10_000.0) == RETRY_AFTER_CAP
+    assert backoff(1) < backoff(4) <= backoff(30) <= RETRY_MAX_DELAY * 1.1
 
 
 def test_run_429_is_rate_limited_and_not_resent(client, sim_state) -> None:
@@ -731,22 +733,40 @@ def test_run_result_true_without_a_task_is_an_ambiguous_start(client, sim_state)
 def test_result_delivers_a_finished_task_whatever_its_final_status(sim, sim_state) -> None:
     sim_state.detail_status = "task_end"
     with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
-                    settle_window=0.2) as client:
+                    settle_window=0.2, poll_interval=0.05) as client:
         task = client.run(inputs()).result(timeout=10)
     assert task.deliverable and task.status_text == "task_end"
 
 
-def test_result_kills_a_task_stuck_at_task_error(sim, sim_state) -> None:
+def test_task_error_on_detail_ends_the_run_at_once_and_nothing_is_stopped(client, session,
+                                                                          sim_state) -> None:
+    """Wiro-MCP: Detail's task_error is a failure before the model ran, final."""
+    sim_state.fail_before_start = 1
+    handle = client.run(inputs())
+    with pytest.raises(TaskFailedError) as info:
+        handle.result(timeout=10)
+    task = info.value.task
+    assert task.status_text == "task_error" and task.failed and task.is_terminal
+    text = str(info.value)
+    assert f"Task {handle.id} failed before the model ran" in text
+    assert "Simulated pre-execution failure" in text and "did not charge" in text
+    assert handle.stop().action == "already_ended"  # a finished task is left alone
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert "Task/Kill" not in paths and "Task/Cancel" not in paths
+    assert sim_state.running_tasks() == []
+
+
+def test_an_unknown_status_that_sits_still_is_stopped(sim, sim_state) -> None:
     from wiro.errors import TaskStalledError
     sim_state.hold_running = True
-    sim_state.detail_status = "task_error"
+    sim_state.detail_status = "task_failed"
     with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
-                    stall_window=0.3) as client:
+                    stall_window=0.3, poll_interval=0.05) as client:
         handle = client.run(inputs())
         with pytest.raises(TaskStalledError) as info:
             handle.result(timeout=10)
     assert info.value.stopped.action == "killed"
-    assert "task_error" in str(info.value) and "pre-execution failure" in str(info.value)
+    assert "task_failed" in str(info.value)
     assert sim_state.tasks()[0]["status"] == "task_cancel"
 
 

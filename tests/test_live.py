@@ -15,7 +15,7 @@ from studio.run import (
 )
 from wiro import Settings, TaskStatus, WiroClient
 from wiro.live import (
-    POLL, POLL_MAX_DELAY, SOCKET, FollowThread, SocketRefused, TaskEvent, event_from_task,
+    POLL, QUEUE_BACKOFF, SOCKET, FollowThread, SocketRefused, TaskEvent, event_from_task,
     follow, parse_message, poll_delay,
 )
 from wiro.settings import DEFAULT_SOCKET_URL
@@ -25,6 +25,7 @@ from wiro.statuses import LIFECYCLE, lifecycle_fraction
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 0.5  # the silence deadline in tests, instead of 10 s
+INTERVAL = 0.05  # WIRO_POLL_INTERVAL in tests, instead of 2 s
 PROMPT = {"prompt": "a red fox in the snow", "width": 256, "height": 256}
 RANK = {status: n for n, status in enumerate(LIFECYCLE)}
 
@@ -32,7 +33,7 @@ RANK = {status: n for n, status in enumerate(LIFECYCLE)}
 @pytest.fixture
 def client(sim: SimulatorServer) -> Iterator[WiroClient]:
     with WiroClient(TEST_KEY, TEST_SECRET, base_url=sim.base_url,
-                    socket_url=sim.socket_url) as c:
+                    socket_url=sim.socket_url, poll_interval=INTERVAL) as c:
         yield c
 
 
@@ -64,10 +65,16 @@ def assert_succeeded(events: list[TaskEvent]) -> None:
 
 # --- pure pieces -------------------------------------------------------------------------
 
-def test_poll_delay_starts_short_and_grows_to_a_cap():
-    delays = [poll_delay(n) for n in range(20)]
-    assert delays[0] == pytest.approx(0.1) and delays[1] == pytest.approx(0.15)
-    assert delays == sorted(delays) and delays[-1] == POLL_MAX_DELAY
+def test_polling_keeps_the_interval_once_a_worker_has_the_task():
+    """A finished task waits at most one interval for its result."""
+    for status in LIFECYCLE[1:]:
+        assert {poll_delay(status, n, 2.0) for n in range(10)} == {2.0}
+
+
+def test_polling_backs_off_only_while_queued():
+    delays = [poll_delay(TaskStatus.QUEUE, n, 2.0) for n in range(10)]
+    assert delays[:3] == [2.0, 5.0, 10.0]  # Wiro-MCP's 2 -> 5 -> 10 s
+    assert delays == sorted(delays) and max(delays) == 2.0 * QUEUE_BACKOFF[-1]
 
 
 def test_parse_message_reads_the_documented_shapes():

@@ -306,24 +306,42 @@ def test_released_task_leaves_the_queue_and_finishes(sim_state):
     assert sim_state.release(taskid) is False
 
 
-def test_kill_while_running(sim_state):
-    sim_state.hold_running = True
-    taskid = run_ok(sim_state)
-    assert detail(sim_state, taskid)["status"] == "task_output"
-    assert error_of(sim_state.cancel(signed_headers(), [("taskid", taskid)]))[1] == 1
-    status, body = sim_state.kill(signed_headers(), [("taskid", taskid)])
+def test_kill_while_running_charges_the_seconds_it_ran(clocked, fake_clock):
+    """As the seed's Kill answer: task_cancel, cps 0.000585 and totalcost = cps x elapsed."""
+    clocked.hold_running = True
+    taskid = run_ok(clocked)
+    fake_clock.advance(3.0)  # task_start at 2.0 s: one second of generating
+    assert detail(clocked, taskid)["status"] == "task_output"
+    assert detail(clocked, taskid)["pexit"] == ""  # no exit code while it runs
+    assert error_of(clocked.cancel(signed_headers(), [("taskid", taskid)]))[1] == 1
+    status, body = clocked.kill(signed_headers(), [("taskid", taskid)])
     task = body["tasklist"][0]
-    assert (status, task["status"], task["totalcost"]) == (200, "task_cancel", "0")
-    assert error_of(sim_state.kill(signed_headers(), [("taskid", taskid)])) == \
-        (200, 1, msg.KILL_FAILED.format(reason="task is not running"))
-    assert [e[0] for e in sim_state.events(taskid)][-1] == "task_cancel"
+    assert (status, task["status"], task["cps"]) == (200, "task_cancel", "0.000585000000")
+    assert float(task["elapsedseconds"]) == pytest.approx(1.0)
+    assert float(task["totalcost"]) == pytest.approx(0.000585)
+    assert detail(clocked, taskid)["totalcost"] == task["totalcost"]
+    assert error_of(clocked.kill(signed_headers(), [("taskid", taskid)])) == \
+        (200, 1, msg.KILL_FAILED.format(reason=msg.KILL_ENDED))
+    assert [e[0] for e in clocked.events(taskid)][-1] == "task_cancel"
 
 
-def test_kill_also_stops_a_queued_task(sim_state):
+def test_a_killed_task_is_never_charged_more_than_a_whole_run(clocked, fake_clock):
+    clocked.hold_running = True
+    taskid = run_ok(clocked, width=64, height=64)
+    fake_clock.advance(3600.0)
+    task = clocked.kill(signed_headers(), [("taskid", taskid)])[1]["tasklist"][0]
+    assert float(task["totalcost"]) == pytest.approx(pricing.estimate_cost(64, 64))
+
+
+def test_kill_refuses_a_queued_task_which_cancel_takes(sim_state):
+    """Kill is for a task a worker has (tasks.md); Cancel for one still queued."""
     sim_state.hold_in_queue = True
     taskid = run_ok(sim_state)
-    assert sim_state.kill(signed_headers(), [("taskid", taskid)])[1]["result"] is True
-    assert detail(sim_state, taskid)["status"] == "task_cancel"
+    assert error_of(sim_state.kill(signed_headers(), [("taskid", taskid)])) == \
+        (200, 1, msg.KILL_FAILED.format(reason=msg.KILL_QUEUED))
+    assert detail(sim_state, taskid)["status"] == "task_queue"
+    cancelled = sim_state.cancel(signed_headers(), [("taskid", taskid)])[1]["tasklist"][0]
+    assert (cancelled["status"], cancelled["totalcost"]) == ("task_cancel", "0")
 
 
 def test_held_running_task_finishes_when_released(sim_state):
@@ -490,6 +508,7 @@ def test_unreadable_body_and_unknown_endpoint(sim):
 def test_every_task_endpoint_over_http(sim, sim_state):
     sim_state.hold_in_queue = True
     first = post(sim, RUN_PATH, json={"prompt": "x"}).json()["taskid"]
+    sim_state.hold_in_queue, sim_state.hold_running = False, True
     second = post(sim, RUN_PATH, json={"prompt": "y"}).json()["taskid"]
     assert post(sim, "/Task/Detail", json={"taskid": first}).json()["tasklist"][0][
         "status"] == "task_queue"
@@ -620,6 +639,7 @@ def test_each_call_takes_only_wiros_keys(sim_state, call, accepted, refused):
         code, text = error_of(getattr(sim_state, call)(signed_headers(), [(key, value)]))[1:]
         assert code == 0 and "required" in text, (call, key)
         assert detail(sim_state, taskid)["status"] == "task_queue"  # untouched
+    sim_state.hold_in_queue, sim_state.hold_running = call == "cancel", call == "kill"
     for key in accepted:
         taskid = run_ok(sim_state)
         value = taskid if key == "taskid" else detail(sim_state, taskid)["socketaccesstoken"]

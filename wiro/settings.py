@@ -18,7 +18,7 @@ class Settings:
     api_secret: str | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
     socket_url: str = DEFAULT_SOCKET_URL
-    poll_interval: float = 1.0
+    poll_interval: float = 2.0  # seconds between Detail polls without a socket (wiro.live)
     request_timeout: float = 30.0
     # Following a paid task (wiro.live): how long Task/Detail may take to answer, how long
     # task_error or an unknown status may sit still before the task is killed, how long a
@@ -79,7 +79,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
         api_secret=(values.get("WIRO_API_SECRET") or "").strip() or None,
         base_url=(values.get("WIRO_API_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
         socket_url=(values.get("WIRO_SOCKET_URL") or DEFAULT_SOCKET_URL).rstrip("/"),
-        poll_interval=_number(values, "WIRO_POLL_INTERVAL", 1.0),
+        poll_interval=_number(values, "WIRO_POLL_INTERVAL", 2.0),
         request_timeout=_number(values, "WIRO_REQUEST_TIMEOUT", 30.0),
         detail_timeout=_number(values, "WIRO_DETAIL_TIMEOUT", 5.0),
         stall_window=_number(values, "WIRO_STALL_WINDOW", 30.0),

@@ -25,8 +25,10 @@ from .run_inputs import Field, UploadedFile
 from .socket import SOCKET_PATH, add_socket_route
 from .state import ERROR_CODE_FAULT, SimulatorState
 
+# Path -> the state's handler, which is also the endpoint's name for injected faults.
 TASK_ENDPOINTS = {"/v1/Task/Detail": "detail", "/v1/Task/Cancel": "cancel",
-                  "/v1/Task/Kill": "kill"}
+                  "/v1/Task/Kill": "kill", "/v1/Task/List": "list", "/v1/Tool/Detail": "tool"}
+HANDLERS = {"list": "list_tasks", "tool": "tool_detail"}
 UPLOAD_PATH = "/v1/File/Upload"
 HTML_PAGE = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
 MALFORMED_JSON = b'{"errors": [], "result": tr'
@@ -160,15 +162,17 @@ class SimulatorApp(FastAPI):
         kind = self.sim_state.take_fault(endpoint) if endpoint else None
         if kind is None:
             return await super().__call__(scope, receive, send)
-        if endpoint == "run" and kind not in ("timeout", "lost_response"):
+        if endpoint == "run" and kind not in ("timeout", "lost_response", "lost_after_create"):
             self.sim_state.note_run_request()  # these never reach state.run
         # Read the body now: by the time a stalled request is handled its client is gone.
         body = await _read_body(receive)
         if kind == "timeout":
             await asyncio.sleep(self.sim_state.fault_timeout_seconds)
             return await super().__call__(scope, _replay(body), send)
-        if kind == "lost_response":  # the work is done, only the answer goes missing
+        if kind in ("lost_response", "lost_after_create"):  # done; only the answer goes missing
             await super().__call__(scope, _replay(body), _discard)
+            if kind == "lost_after_create":  # ... and is never sent: the client waits
+                await asyncio.sleep(self.sim_state.fault_timeout_seconds)
             return await _drop_connection(send)
         if kind == "reset":
             await _drop_connection(send)
@@ -190,6 +194,8 @@ class SimulatorApp(FastAPI):
             await _respond(send, 200, b'{"errors": [], "result": true}', b"application/json")
         elif kind == "http404":
             await _respond(send, 404, b"Not Found", b"text/plain; charset=utf-8")
+        elif kind == "http408":
+            await _respond(send, 408, b"Request Timeout", b"text/plain; charset=utf-8")
         elif kind.startswith(ERROR_CODE_FAULT):
             status, body = self.sim_state.fault_reply(endpoint, kind)
             await _respond(send, status, json.dumps(body).encode(), b"application/json")
@@ -218,7 +224,7 @@ def create_app(state: SimulatorState) -> FastAPI:
                 fields = await read_fields(request)
                 return await reply(getattr(state, handler_name), request.headers, fields)
             return task_endpoint
-        app.post(path)(make(name))
+        app.post(path)(make(HANDLERS.get(name, name)))
 
     @app.post(UPLOAD_PATH)
     async def upload(request: Request) -> JSONResponse:
