@@ -677,7 +677,7 @@ def test_stop_retries_kill_through_transient_trouble(client, sim_state) -> None:
     handle = client.run(inputs())
     sim_state.retry_after_seconds = 0.1
     sim_state.inject_fault("kill", "http429", 2)
-    sim_state.inject_fault("kill", "reset", 5)
+    sim_state.inject_fault("kill", "reset", 3)
     assert handle.stop(status=TaskStatus.OUTPUT).action == "killed"
     assert client.detail(handle.id).cancelled
 
@@ -785,3 +785,326 @@ def test_timing_settings_reach_the_client(tmp_path) -> None:
     defaults = load_settings({}, dotenv_path=None)
     assert (defaults.stall_window, defaults.task_timeout, defaults.file_input) == \
         (30.0, 600.0, "upload")
+
+
+# --- one request policy -----------------------------------------------------------------------
+
+
+class CountingSession(requests.Session):
+    """Counts every request it is asked to send, answered or not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):  # noqa: D102
+        self.urls.append(url)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _running(client, sim_state):
+    sim_state.hold_running = True
+    return client.run(inputs())
+
+
+def _queued(client, sim_state):
+    sim_state.hold_in_queue = True
+    return client.run(inputs())
+
+
+IDEMPOTENT_CALLS = {
+    "detail": lambda c, s: c.detail(_running(c, s).id),
+    "kill": lambda c, s: c.kill(_running(c, s).id),
+    "cancel": lambda c, s: c.cancel(_queued(c, s).id),
+    "list": lambda c, s: c.list_tasks(),
+    "tool": lambda c, s: c.tool_detail(),
+}
+
+
+@pytest.mark.parametrize("kind", ["http500", "http408", "reset", "html"])
+@pytest.mark.parametrize("endpoint", list(IDEMPOTENT_CALLS))
+def test_idempotent_calls_ride_out_transient_answers(client, sim_state, endpoint, kind) -> None:
+    """Task/Detail, Kill, Cancel, List and Tool/Detail: asked again, as Wiro's SDKs do."""
+    call = IDEMPOTENT_CALLS[endpoint]
+    sim_state.inject_fault(endpoint, kind, times=2)
+    if endpoint in ("detail", "kill", "cancel"):  # the fault must meet the call, not the Run
+        sim_state.clear_faults()
+        handle = (_queued if endpoint == "cancel" else _running)(client, sim_state)
+        sim_state.inject_fault(endpoint, kind, times=2)
+        call = {"detail": lambda c, s: c.detail(handle.id),
+                "kill": lambda c, s: c.kill(handle.id),
+                "cancel": lambda c, s: c.cancel(handle.id)}[endpoint]
+    assert call(client, sim_state) is not None or endpoint in ("kill", "cancel")
+    assert sim_state.take_fault(endpoint) is None  # both bad answers were met and got past
+    assert sim_state.run_calls <= 1
+
+
+def test_every_attempt_is_signed_afresh(client, session, sim_state) -> None:
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "http500", times=2)
+    assert client.detail(handle.id).succeeded
+    tries = [r for r in session.sent if r.url.endswith("/Task/Detail")]
+    assert len(tries) == 3
+    assert len({r.headers["x-nonce"] for r in tries}) == 3
+    assert len({r.headers["x-signature"] for r in tries}) == 3
+
+
+@pytest.mark.parametrize("kind", ["http500", "reset", "http408", "lost_response"])
+def test_a_file_upload_is_never_sent_twice(sim, sim_state, tmp_path, kind) -> None:
+    """As Wiro's SDKs: File/Upload is not retried (a second one may store a second file)."""
+    sim_state.inject_fault("upload", kind, times=3)
+    with CountingSession() as counting, WiroClient(
+            sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+            session=counting) as client:
+        with pytest.raises(WiroError):
+            client.run(inputs(inputImage=[make_png(tmp_path / "a.png")]))
+    assert [u for u in counting.urls if u.endswith("/File/Upload")] == [sim.base_url +
+                                                                       "/File/Upload"]
+    assert sim_state.run_calls == 0 and sim_state.uploads == (kind == "lost_response")
+
+
+def test_run_is_sent_again_only_when_no_connection_was_made() -> None:
+    base = f"http://127.0.0.1:{free_port()}/v1"
+    with CountingSession() as counting, WiroClient("k", "s", base_url=base,
+                                                   session=counting) as client:
+        exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is WiroConnectionError and exc.never_sent
+    assert len(counting.urls) == 3  # nothing reached Wiro: tried again, a few times
+
+
+def test_401_and_403_name_the_key_and_on_run_say_nothing_started(client, sim_state) -> None:
+    sim_state.forbidden = True  # a key without permission for these calls
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is AuthenticationError and exc.http_status == 403
+    text = str(exc)
+    assert "HTTP 403" in text and "WIRO_API_KEY" in text
+    assert "Nothing was started or charged." in text and "may have" not in text
+    assert sim_state.tasks_created == 0 and sim_state.run_calls == 1
+    exc = _raised(lambda: client.detail("100001"))
+    assert type(exc) is AuthenticationError and "Nothing was started" not in str(exc)
+
+
+def test_requests_name_the_app_and_its_version(client, session) -> None:
+    import wiro
+    task = client.run(inputs()).result(timeout=10)
+    client.download(task.outputs[0])
+    agent = f"flux2pro-wiro-demo/{wiro.__version__} python-requests/{requests.__version__}"
+    assert {r.headers["User-Agent"] for r in session.sent} == {agent}
+    assert {r.url.split("/")[3] for r in session.sent} >= {"v1", "cdn"}
+
+
+# --- Task/List, and the task of a Run whose answer was lost --------------------------------
+
+
+def test_list_tasks_sends_what_wiro_mcp_sends(client, session, sim_state) -> None:
+    first, second = client.run(inputs()), client.run(inputs(prompt="a second one"))
+    listed = client.list_tasks()
+    sent = session.last("/Task/List")
+    assert json.loads(sent.body) == {"type": "model", "sort": "id", "order": "DESC",
+                                     "start": "0", "limit": "20"}
+    assert "x-signature" in sent.headers
+    assert [t.id for t in listed.tasks] == [second.id, first.id]  # newest first
+    assert listed.total == 2 and listed.unreadable == ()
+    assert all(t.model == spec.MODEL_SLUG and t.created_at and t.token for t in listed.tasks)
+    client.list_tasks(model=spec.MODEL_SLUG, start=1, limit=5)
+    assert json.loads(session.last("/Task/List").body) == {
+        "type": "model", "sort": "id", "order": "DESC", "start": "1", "limit": "5",
+        "modelName": spec.MODEL_SLUG}
+
+
+def test_task_list_entries_that_cannot_be_read_are_set_aside() -> None:
+    from wiro.models import TaskList
+    good = {"id": "7", "socketaccesstoken": "tok", "status": "task_queue",
+            "createtime": "1734513807", "modelslugowner": "black-forest-labs",
+            "modelslugproject": "flux-2-pro"}
+    bad = [dict(good, id=""), dict(good, socketaccesstoken=None), dict(good, status=5),
+           dict(good, createtime="soon"), dict(good, createtime="0"), "a string", None]
+    page = TaskList.from_json({"result": True, "errors": [], "total": "8",
+                               "tasklist": [good, *bad]})
+    assert [t.id for t in page.tasks] == ["7"] and len(page.unreadable) == len(bad)
+    assert page.total == 8 and page.tasks[0].created_at == 1734513807.0
+    with pytest.raises(UnexpectedResponseError):
+        TaskList.from_json({"result": True, "errors": []})
+
+
+def _lose_the_run(client, sim_state, **values):
+    sim_state.fault_timeout_seconds = 0.2
+    sim_state.inject_fault("run", "lost_after_create")
+    with pytest.raises(RunMaybeStartedError) as info:
+        client.run(inputs(**values))
+    assert info.value.sent_at is not None
+    return info.value
+
+
+def test_a_lost_runs_task_is_found_and_followed_without_a_second_run(client, sim_state) -> None:
+    lost = _lose_the_run(client, sim_state)
+    found = client.find_lost_task(lost.sent_at)
+    (made,) = sim_state.tasks()
+    assert found is not None and found.id == made["id"] and found.token == made["token"]
+    assert client.result(found.id, timeout=10).succeeded
+    assert sim_state.run_calls == 1 and sim_state.tasks_created == 1
+
+
+def test_when_two_tasks_fit_none_is_guessed(client, sim_state) -> None:
+    """A team key lists teammates' tasks: one started meanwhile makes the answer unsure."""
+    client.run(inputs(prompt="a teammate's run"))
+    lost = _lose_the_run(client, sim_state)
+    search = client.search_lost_task(lost.sent_at)
+    assert search.task is None and "2 tasks" in search.reason and "not guessing" in search.reason
+    # Told which task is someone else's, or what this Run asked for, it is sure again.
+    teammate = sim_state.tasks()[0]["id"]
+    assert client.find_lost_task(lost.sent_at, exclude=[teammate]).id != teammate
+    by_prompt = client.find_lost_task(lost.sent_at, request=validate_inputs(inputs()))
+    assert by_prompt is not None and by_prompt.id == sim_state.tasks()[1]["id"]
+    assert sim_state.run_calls == 2  # the teammate's and the lost one: never a third
+
+
+def test_other_models_and_older_tasks_are_not_candidates(sim_state, session) -> None:
+    import time as clock
+    from conftest import FakeClock
+    from wiro.signing import auth_headers
+    fake = FakeClock(clock.time())
+    sim_state.clock = fake
+    sim_state.configure(other_models=("wiro/another-model",))
+    with SimulatorServer(sim_state) as server, WiroClient(
+            sim_state.api_key, sim_state.api_secret, base_url=server.base_url,
+            session=session) as client:
+        client.run(inputs(prompt="an hour ago"))
+        fake.advance(3600)
+        # A teammate's run of another model (its own nonce: the client's are timestamps).
+        sim_state.run(auth_headers(sim_state.api_key, sim_state.api_secret, "teammate-1"),
+                      [("prompt", "other model")], slug="wiro/another-model")
+        lost = _lose_the_run(client, sim_state)
+        search = client.search_lost_task(fake.now - 0.5, until=fake.now + 0.5)
+    assert search.task is not None and search.task.id == sim_state.tasks()[-1]["id"]
+    assert lost.sent_at  # (the real clock's; the simulator's runs an hour ahead here)
+
+
+def test_no_task_found_is_said_and_a_failed_list_never_raises(sim, sim_state) -> None:
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    retry_window=0.2) as client:
+        nothing = client.search_lost_task(1_000_000_000.0, until=1_000_000_001.0)
+        assert nothing.task is None and "no task" in nothing.reason
+        sim_state.inject_fault("list", "http500", 100)
+        failed = client.search_lost_task(1_000_000_000.0)
+    assert failed.task is None and failed.reason.startswith("Task/List failed")
+    assert sim_state.run_calls == 0
+
+
+def test_a_list_that_does_not_reach_back_far_enough_is_not_trusted(client, sim_state) -> None:
+    from wiro.client import LOST_TASK_PAGE
+    sent_at = sim_state.now()
+    for n in range(LOST_TASK_PAGE + 1):
+        client.run(inputs(prompt=f"busy team {n}"))
+    search = client.search_lost_task(sent_at)
+    assert search.task is None and "reach back" in search.reason
+
+
+# --- Wiro's own description and prices (Tool/Detail) -----------------------------------------
+
+
+def test_tool_detail_reads_the_model_and_finds_no_drift(client, session) -> None:
+    from wiro.models import ModelDetail
+    detail = client.tool_detail()
+    assert json.loads(session.last("/Tool/Detail").body) == {
+        "slugowner": spec.MODEL_OWNER, "slugproject": spec.MODEL_PROJECT}
+    assert detail.slug == spec.MODEL_SLUG and detail.drift() == []
+    assert len(detail.inspire) == len(spec.INSPIRATIONS)
+    assert detail.dynamic_price[0]["priceMethod"] == "cp-pixel"
+    assert ModelDetail.from_json(json.loads(json.dumps(detail.raw))) == detail  # keepable
+
+
+def test_an_unknown_model_is_not_found(client) -> None:
+    assert type(_raised(lambda: client.tool_detail("nobody/nothing"))) is NotFoundError
+
+
+def test_the_estimate_from_wiros_price_list_is_what_the_task_costs(client, sim_state,
+                                                                   tmp_path) -> None:
+    from wiro import pricing
+    sim_state.dynamic_price = [{"inputs": {}, "price": 0.05, "priceMethod": "cp-pixel",
+                                "priceExtra": 0.02, "priceInput": 0.01}]
+    detail = client.tool_detail()
+    reference = make_png(tmp_path / "r.png", (1100, 1100))  # two input megapixels
+    task = client.run(inputs(width=1536, height=1024, inputImage=[reference])).result(
+        timeout=10)
+    estimate = pricing.estimate_from_dynamic_price(
+        detail.dynamic_price, 1536, 1024, pricing.input_megapixels([(1100, 1100)]))
+    assert estimate == pytest.approx(0.05 + 0.02 + 2 * 0.01)
+    assert task.total_cost == pytest.approx(estimate)
+
+
+def test_wiros_price_methods_are_read_or_left_to_bfls_rates() -> None:
+    from wiro import pricing
+    pixel = [{"inputs": {}, "price": 0.04, "priceMethod": "cp-pixel", "priceExtra": 0.01,
+              "priceInput": 0.005}]
+    assert pricing.price_from_dynamic(json.dumps(pixel)) == pricing.PixelPrice(0.04, 0.01, 0.005)
+    assert pricing.price_from_dynamic([{"inputs": {}, "price": 0.09, "priceMethod": "cpr"}]) \
+        == pricing.PixelPrice(0.09)
+    tiers = [{"inputs": {"outputFormat": "png"}, "price": 0.2, "priceMethod": "cpr"},
+             {"inputs": {"inputImage": "QUANTITY:2"}, "price": 0.3, "priceMethod": "cpr"}]
+    assert pricing.price_from_dynamic(tiers, {"outputFormat": "png"}).first == 0.2
+    assert pricing.price_from_dynamic(tiers, {"inputImage": ["a", "b"]}).first == 0.3
+    assert pricing.price_from_dynamic(tiers, {"outputFormat": "jpeg"}) is None
+    for unreadable in (None, "", "not json", "[]", [{"price": "x", "priceMethod": "cpr"}],
+                       [{"inputs": {}, "price": 0.01, "priceMethod": "cps"}]):
+        assert pricing.price_from_dynamic(unreadable) is None, unreadable
+        assert pricing.estimate_from_dynamic_price(unreadable, 2048, 1024) == \
+            pricing.estimate_cost(2048, 1024)  # BFL's rates
+
+
+def test_parameter_drift_names_what_changed() -> None:
+    from wiro.models import parameter_drift
+    from wiro.simulator.tool import tool_json
+    groups = tool_json([])["parameters"]
+    assert parameter_drift(groups) == []
+    items = {i["id"]: i for i in groups[0]["items"]}
+    items["width"].update(default="0", max=4096)
+    items["outputFormat"]["options"].append({"label": "WebP", "value": "webp"})
+    items["seed"]["type"] = "text"
+    del items["safetyTolerance"]
+    items["raw"] = {"id": "raw", "type": "checkbox"}
+    drift = parameter_drift([{"title": "Inputs", "items": list(items.values())}])
+    assert drift == [
+        "width: default 1024 here, 0 at Wiro",
+        "width: range 64–2048 here, 64–4096 at Wiro",
+        "safetyTolerance: not listed by Wiro",
+        "seed: type number here, text at Wiro",
+        "outputFormat: options jpeg, png here, jpeg, png, webp at Wiro",
+        "raw: new at Wiro (checkbox)",
+    ]
+    assert parameter_drift(None) == ["Tool/Detail lists no parameters to compare"]
+
+
+# --- what a stop cost, and pexit while running -----------------------------------------------
+
+
+def test_a_killed_task_reports_its_partial_charge(client, sim_state) -> None:
+    handle = _running(client, sim_state)
+    outcome = handle.stop()
+    assert outcome.action == "killed" and outcome.charged_usd is not None
+    assert 0 < outcome.charged_usd < 0.03  # part of a 1 MP run's estimate
+    assert outcome.charged_usd == client.detail(handle.id).total_cost
+
+
+def test_a_queued_task_cancelled_costs_nothing(client, sim_state) -> None:
+    outcome = _queued(client, sim_state).stop()
+    assert outcome.action == "cancelled" and outcome.charged_usd == 0.0
+
+
+def test_a_stop_with_no_task_in_sight_has_an_unknown_charge(client, sim_state) -> None:
+    sim_state.stop_without_tasklist = True
+    handle = _running(client, sim_state)
+    sim_state.inject_fault("detail", "html", 100)
+    outcome = handle.stop(status=TaskStatus.OUTPUT)
+    sim_state.clear_faults()
+    assert outcome.action == "killed" and outcome.charged_usd is None
+
+
+def test_pexit_is_empty_while_running_and_a_finished_image_is_still_delivered(
+        client, sim_state) -> None:
+    handle = _running(client, sim_state)
+    running = client.detail(handle.id)
+    assert running.pexit == "" and not running.deliverable and not running.is_terminal
+    sim_state.release(handle.id)
+    done = handle.result(timeout=10)
+    assert done.pexit == "0" and done.deliverable
