@@ -368,3 +368,52 @@ def test_push_mode_and_tick_mode_deliver_the_same_run(sim, sim_state, tmp_path):
         finals.append(updates[-1])
         backend.client().close()
     assert all(u.image and u.status.kind == "done" for u in finals)
+
+
+# --- the SDKs' polling pace, and Detail's task_error ------------------------------------------
+
+def test_a_queued_task_is_asked_about_less_and_less(sim_state, client):
+    """Without a socket: every interval once a worker has the task, backing off in the queue.
+    Upper bounds only: a slow machine asks less often, never more."""
+    paced(sim_state, 0.05, hold_in_queue=True)
+    handle = client.run(PROMPT)
+    follower = FollowThread(client, handle, use_socket=False).start()
+    time.sleep(20 * INTERVAL)
+    queued_calls = sim_state.detail_calls[handle.id]
+    # At 0, 1, 3.5, 8.5, 13.5 and 18.5 intervals: six; twenty-one without the back-off.
+    assert 1 <= queued_calls <= 6
+    sim_state.release(handle.id)
+    while not follower.done:
+        follower.take(timeout=1)
+    follower.stop()
+    assert sim_state.tasks()[0]["status"] == "task_postprocess_end"
+
+
+def test_a_running_task_is_asked_about_once_an_interval(sim_state, sim):
+    paced(sim_state, 0.05, hold_running=True)
+    with WiroClient(TEST_KEY, TEST_SECRET, base_url=sim.base_url, poll_interval=0.2) as c:
+        handle = c.run(PROMPT)
+        follower = FollowThread(c, handle, use_socket=False).start()
+        time.sleep(1.0)
+        calls = sim_state.detail_calls[handle.id]
+        sim_state.release(handle.id)
+        while not follower.done:
+            follower.take(timeout=1)
+        follower.stop()
+    assert 1 <= calls <= 1 + 1.0 / 0.2 + 1  # never more often than the interval
+
+
+def test_task_error_on_detail_is_final_and_the_task_is_not_stopped(sim_state, client,
+                                                                    monkeypatch):
+    """The socket's task_error is an interim line; Detail's is the end (Wiro-MCP)."""
+    paced(sim_state, 0.1, fail_before_start=1)
+    stops: list[str] = []
+    monkeypatch.setattr(client, "stop", lambda taskid, **_: stops.append(taskid))
+    handle = client.run(PROMPT)
+    events = list(follow(client, handle, socket_deadline=QUICK))
+    socket_error = [e for e in events if e.status is TaskStatus.ERROR and e.source == SOCKET]
+    final = events[-1]
+    assert socket_error and not socket_error[0].is_terminal
+    assert final.is_terminal and final.task.status_text == "task_error" and final.task.failed
+    assert "pre-execution failure" in final.task.debug_error
+    assert stops == [] and sim_state.running_tasks() == []
