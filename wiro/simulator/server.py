@@ -7,6 +7,7 @@ that is the only place that can stall, garble or drop a connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -142,7 +143,8 @@ async def _drop_connection(send: Any) -> None:
         raise ConnectionAbortedError("simulated dropped connection")
     sock = transport.get_extra_info("socket")
     if sock is not None:  # linger 0: the peer sees a reset, not a clean close
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):  # the client may have hung up already
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     for _ in range(3):  # let uvicorn notice, so it does not try to answer
         await asyncio.sleep(0)
