@@ -6,9 +6,7 @@ settings (a 30 s stall window is 0.5 s here), never slept out.
 """
 from __future__ import annotations
 
-import html
 import time
-import re
 
 import pytest
 

@@ -18,4 +18,13 @@ from .settings import Settings, load_settings  # noqa: E402
 from .statuses import TaskStatus  # noqa: E402
 from .validation import ImageFile, ImageUrl, RunRequest, validate_inputs  # noqa: E402
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "AmbiguousStartError", "ApiError", "AuthenticationError", "ConcurrencyLimitError",
+    "DownloadError", "ImageFile", "ImageUrl", "InsufficientBalanceError", "InvalidInputError",
+    "LostTaskSearch", "ModelDetail", "NotFoundError", "RateLimitedError",
+    "RequestRejectedError", "RunMaybeStartedError", "RunRequest", "Settings",
+    "SignInRequiredError", "StopOutcome", "Task", "TaskCancelledError", "TaskDeadlineError",
+    "TaskError", "TaskFailedError", "TaskHandle", "TaskList", "TaskOutput", "TaskStalledError",
+    "TaskStatus", "TokenInvalidError", "UnexpectedResponseError", "WiroClient",
+    "WiroConnectionError", "WiroError", "WiroTimeoutError", "load_settings", "validate_inputs",
+]

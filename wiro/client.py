@@ -66,7 +66,7 @@ def _socket_url_for(settings: Settings) -> str | None:
 class TaskHandle:
     """A Run that Wiro accepted: ask it for status, wait for it, or stop it."""
 
-    client: "WiroClient" = field(repr=False, compare=False)
+    client: WiroClient = field(repr=False, compare=False)
     id: str
     token: str
 
@@ -135,7 +135,7 @@ class WiroClient:
         self.session.headers["User-Agent"] = USER_AGENT
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> "WiroClient":
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WiroClient:
         settings = settings or load_settings()
         options = dict(api_key=settings.api_key, api_secret=settings.api_secret,
                        base_url=settings.base_url, poll_interval=settings.poll_interval,
@@ -155,7 +155,7 @@ class WiroClient:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> "WiroClient":
+    def __enter__(self) -> WiroClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:

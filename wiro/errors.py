@@ -134,7 +134,7 @@ def _says_rate_limited(errors: Any) -> bool:
 
 
 def error_from_answer(call: str, http_status: int, body: Any,
-                      retry_after: float | None = None) -> "WiroError | None":
+                      retry_after: float | None = None) -> WiroError | None:
     """What one answer from Wiro means: None for `{"result": true}`, else the error.
 
     `call` is the endpoint ("Run/<owner>/<project>", "Task/Detail", ...). The one place an
@@ -181,7 +181,7 @@ def _api_error(body: Any, http_status: int, cls: type[ApiError] | None = None,
 class TaskError(WiroError):
     """Something happened to a task that Wiro accepted; carries the task."""
 
-    def __init__(self, message: str, task: "Task"):
+    def __init__(self, message: str, task: Task):
         self.task = task
         super().__init__(message)
 
@@ -189,7 +189,7 @@ class TaskError(WiroError):
 class TaskFailedError(TaskError):
     advice = "Wiro did not charge for a failed task. Change the prompt or images and try again."
 
-    def __init__(self, task: "Task"):
+    def __init__(self, task: Task):
         detail = (task.debug_error or "").strip().splitlines()
         said = detail[-1][:300] if detail else ""
         if task.status_text == "task_error":  # Wiro's record of a failure before the model ran
@@ -204,7 +204,7 @@ class TaskFailedError(TaskError):
 class TaskCancelledError(TaskError):
     advice = ""
 
-    def __init__(self, task: "Task"):
+    def __init__(self, task: Task):
         super().__init__(f"Task {task.id} was cancelled.", task)
 
 
@@ -273,7 +273,7 @@ class TaskStalledError(TaskError):
     advice = ""
     stopped: Any = None
 
-    def __init__(self, task: "Task", window: float):
+    def __init__(self, task: Task, window: float):
         self.window = window
         said = (task.debug_error or "").strip().splitlines()
         reason = f" Wiro said: {said[-1][:300]}" if said else " Wiro gave no error text."

@@ -390,7 +390,7 @@ class FollowThread:
             target=self._run, args=(client, handle), kwargs=follow_options,
             name=f"wiro-follow-{handle.id}", daemon=True)
 
-    def start(self) -> "FollowThread":
+    def start(self) -> FollowThread:
         self._thread.start()
         return self
 
@@ -435,7 +435,7 @@ class FollowThread:
         if self._thread.ident is not None:
             self._thread.join(timeout)
 
-    def __enter__(self) -> "FollowThread":
+    def __enter__(self) -> FollowThread:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -32,7 +32,7 @@ class TaskOutput:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict) -> "TaskOutput":
+    def from_json(cls, data: dict) -> TaskOutput:
         return cls(
             name=str(data.get("name", "")),
             url=str(data.get("url", "")),
@@ -60,7 +60,7 @@ class Task:
     model: str = ""  # "owner/project" from `modelslugowner`/`modelslugproject`, "" if absent
 
     @classmethod
-    def from_json(cls, data: dict) -> "Task":
+    def from_json(cls, data: dict) -> Task:
         pexit = data.get("pexit")
         return cls(
             id=str(data.get("id", "")),
@@ -172,7 +172,7 @@ class TaskList:
     total: int | None = None
 
     @classmethod
-    def from_json(cls, data: dict) -> "TaskList":
+    def from_json(cls, data: dict) -> TaskList:
         entries = data.get("tasklist")
         if not isinstance(entries, list):
             raise UnexpectedResponseError("Wiro's Task/List answer has no tasklist.")
@@ -196,7 +196,7 @@ class ModelDetail:
     raw: dict = field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, tool: dict) -> "ModelDetail":
+    def from_json(cls, tool: dict) -> ModelDetail:
         owner = tool.get("cleanslugowner") or tool.get("slugowner") or ""
         project = tool.get("cleanslugproject") or tool.get("slugproject") or ""
         parameters = tool.get("parameters")

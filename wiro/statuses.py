@@ -32,7 +32,7 @@ class TaskStatus(str, Enum):
         return PHASES[self]
 
     @classmethod
-    def parse(cls, raw: str) -> "TaskStatus":
+    def parse(cls, raw: str) -> TaskStatus:
         try:
             return cls(raw)
         except ValueError:

@@ -71,5 +71,5 @@ class WiroReply(Exception):
         self.body = body
 
     @classmethod
-    def error(cls, code: int, message: str, status: int = 200) -> "WiroReply":
+    def error(cls, code: int, message: str, status: int = 200) -> WiroReply:
         return cls(status, error_body(code, message))

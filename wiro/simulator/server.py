@@ -329,7 +329,7 @@ class SimulatorServer:
     def socket_url(self) -> str:
         return f"ws://{self.host}:{self.port}{SOCKET_PATH}"
 
-    def start(self, timeout: float = 10.0) -> "SimulatorServer":
+    def start(self, timeout: float = 10.0) -> SimulatorServer:
         """Start serving; returns once the server accepts connections."""
         if self._thread is not None:
             return self
@@ -356,7 +356,7 @@ class SimulatorServer:
         self._sock.close()
         self._server = self._thread = None
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -71,7 +71,7 @@ def _readable(fields: Sequence[Field] | None) -> Sequence[Field]:
 def _answers(method: Callable[..., Reply]) -> Callable[..., Reply]:
     """Run under the lock; a WiroReply raised anywhere inside becomes the answer."""
     @wraps(method)
-    def wrapper(self: "SimulatorState", *args: Any, **kwargs: Any) -> Reply:
+    def wrapper(self: SimulatorState, *args: Any, **kwargs: Any) -> Reply:
         with self._lock:
             try:
                 return method(self, *args, **kwargs)
