@@ -1,7 +1,8 @@
 """Every way a paid run was seen to go wrong (issue 10), injected into the simulator, and
 how the page's run ends each time.
 
-For each fault kind, RUNS runs go through studio.run.generate (the page's own run function)
+For each fault kind, RUNS runs go through the page's own path (studio.admission, then
+studio.run.Runner.run)
 against a simulator on loopback, one fresh simulator per kind, a task taking about 1.1 s.
 The settings' windows are shrunk so the bench takes minutes, not hours: stall window 0.5 s
 (30 s by default), settle 0.3 s (3 s), task deadline 4 s (600 s), Detail timeout 0.5 s (5 s),
@@ -32,9 +33,14 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from studio import admission  # noqa: E402
+from studio.active_runs import ActiveRuns  # noqa: E402
 from studio.backend import Backend  # noqa: E402
+from studio.config import Config  # noqa: E402
+from studio.guards import Guard  # noqa: E402
 from studio.outputs import OutputStore  # noqa: E402
-from studio.run import ActiveRuns, RunUpdate, generate  # noqa: E402
+from studio.run import Runner, RunUpdate  # noqa: E402
+from studio.visitors import Visitor  # noqa: E402
 from wiro import spec  # noqa: E402
 from wiro.settings import Settings  # noqa: E402
 from wiro.simulator import SimulatorServer, SimulatorState  # noqa: E402
@@ -46,6 +52,8 @@ STOP_WINDOW = 2.0
 HANG_SECONDS = 30.0
 VALUES = {**spec.defaults(), spec.INPUT_IMAGE.name: [], "width": 256, "height": 256,
           "outputFormat": "jpeg"}
+# No caps: the bench is about how a run ends, not whether it may start.
+UNCAPPED = Config(runs_per_session=0, max_concurrent_runs=0, runs_per_client_per_hour=0)
 
 
 @dataclass(frozen=True)
@@ -131,7 +139,11 @@ def one_run(backend: Backend, state: SimulatorState, fault: Fault,
     result: list[RunUpdate] = []
 
     def consume() -> None:
-        for update in generate(backend, registry, store, session, dict(VALUES, seed=n)):
+        jobs = admission.admit(Guard(UNCAPPED), Visitor("127.0.0.1", session),
+                               dict(VALUES, seed=n), [n], own_key=False,
+                               allow_private_urls=backend.allow_private_urls)
+        assert not isinstance(jobs, admission.Refusal), jobs
+        for update in Runner(backend, registry, store).run(session, jobs[0]):
             result.append(update)
             if (fault.press_stop and update.status.wiro_status == "task_output"
                     and registry.count(session)):
@@ -147,7 +159,7 @@ def one_run(backend: Backend, state: SimulatorState, fault: Fault,
     last = result[-1] if result else None
     if last is None or not last.finished:
         return "bad"
-    if last.image is not None:
+    if last.record is not None:
         return "image"
     mine = [t for t in state.running_tasks() if t["id"] not in tasks_before]
     words = last.status.text()
