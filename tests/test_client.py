@@ -756,6 +756,20 @@ def test_task_error_on_detail_ends_the_run_at_once_and_nothing_is_stopped(client
     assert sim_state.running_tasks() == []
 
 
+def test_a_model_that_fails_while_polled_ends_with_its_exit_code(sim, sim_state) -> None:
+    """Its stderr (the socket's task_error) is no end: Detail says task_postprocess_end."""
+    sim_state.configure(pace=0.2, fail_next_tasks=1)
+    seen: list[str] = []
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    poll_interval=0.02) as client:
+        handle = client.run(inputs())
+        with pytest.raises(TaskFailedError) as info:
+            client.result(handle.id, timeout=10, on_update=lambda t: seen.append(t.status_text))
+    assert info.value.task.status_text == "task_postprocess_end"
+    assert info.value.task.pexit == "1" and "exit code 1" in str(info.value)
+    assert "task_output" in seen and "task_error" not in seen
+
+
 def test_an_unknown_status_that_sits_still_is_stopped(sim, sim_state) -> None:
     from wiro.errors import TaskStalledError
     sim_state.hold_running = True

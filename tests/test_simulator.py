@@ -13,7 +13,7 @@ from wiro import pricing, spec
 from wiro.models import Task
 from wiro.simulator import SimulatorServer, SimulatorState, UploadedFile
 from wiro.simulator import messages as msg
-from wiro.simulator.state import PRE_EXECUTION_FAILURE
+from wiro.simulator.state import FAILURE_TEXT, PRE_EXECUTION_FAILURE
 from wiro.simulator.__main__ import main as simulator_main
 from wiro.simulator.__main__ import parse_args
 from wiro.statuses import LIFECYCLE, TaskStatus
@@ -402,6 +402,22 @@ def test_failing_tasks(sim_state):
         assert failed["debugerror"]
         assert Task.from_json(failed).failed
     assert second["pexit"] == "0" and second["outputs"]
+
+
+def test_a_failing_models_stderr_is_on_the_socket_never_in_details_status(clocked, fake_clock):
+    """Detail's task_error means a failure before the model ran (Wiro-MCP), so the stderr
+    lines of a model that is running (and will fail) are socket events only."""
+    clocked.fail_next_tasks = 1
+    taskid = run_ok(clocked)
+    seen = set()
+    for _ in range(60):
+        fake_clock.advance(0.1)
+        seen.add(detail(clocked, taskid)["status"])
+    assert {"task_error", "task_error_full"}.isdisjoint(seen)
+    assert "task_output" in seen and "task_postprocess_end" in seen
+    kinds = [e[0] for e in clocked.events(taskid)]
+    assert "task_error" in kinds and "task_error_full" in kinds
+    assert detail(clocked, taskid)["debugerror"] == FAILURE_TEXT
 
 
 def test_unreadable_upload_fails_the_task(sim_state):

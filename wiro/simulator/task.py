@@ -180,10 +180,14 @@ class SimTask:
         return done
 
     def status(self, now: float) -> TaskStatus:
+        """The status Wiro records (Detail's): the model's stderr lines, task_error and
+        task_error_full, are socket events only; Detail's task_error is the end of a task that
+        failed before the model ran (Wiro-MCP)."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
             return S.CANCEL
-        done = self.reached(now)
-        return done[-1][0].status if done else S.QUEUE
+        done = [step for step, _ in self.reached(now)
+                if self.fails_before_start or step.status not in (S.ERROR, S.ERROR_FULL)]
+        return done[-1].status if done else S.QUEUE
 
     def time_of(self, status: TaskStatus, now: float) -> float | None:
         for step, t in self.reached(now):
