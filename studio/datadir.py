@@ -50,7 +50,7 @@ class Database:
         self._schemas: list[str] = []
         self._lock = threading.Lock()  # guards _schemas only
         # An in-memory database lives as long as one connection to it: this one.
-        self._keep = self._connect()
+        self._keep = self._connect() if self.path is None else None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._target, uri=self.path is None, check_same_thread=False,
@@ -65,11 +65,25 @@ class Database:
             conn.executescript(schema)
         return conn
 
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return stat.st_dev, stat.st_ino
+
     @property
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if self.path is not None and conn is not None and \
+                self._local.file != self._file_id():
+            # The file was removed or replaced under us: every thread moves to the new one
+            # (its tables made again), rather than writing on into a file nobody will read.
+            conn.close()
+            conn = None
         if conn is None:
             conn = self._local.conn = self._connect()
+            self._local.file = self._file_id() if self.path is not None else None
         return conn
 
     def ensure(self, schema: str) -> None:

@@ -53,7 +53,7 @@ class Guard:
             self.ledger = Ledger(clock=self.clock)
 
     @classmethod
-    def persistent(cls, settings: Config, database=None) -> "Guard":
+    def persistent(cls, settings: Config, database=None) -> Guard:
         """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
         does not reset today's spending."""
         from .datadir import open_database
@@ -205,13 +205,12 @@ class Ticket:
     def not_sent(self) -> None:
         self._ledger("a refused Run", "not_sent")
 
-    def charged(self, usd: float | None) -> None:
-        if usd is not None:
-            self._ledger("Wiro's charge", "charged", usd)
-
-    def release(self) -> None:
+    def release(self, charge: float | None = None) -> None:
         if self._released:
             return
         self._released = True
         self.guard._end(self.session)
-        self._ledger("the end of a run", "settle")
+        if charge is not None:
+            self._ledger("Wiro's charge", "charged", charge)
+        else:
+            self._ledger("the end of a run", "settle")

@@ -28,7 +28,7 @@ from wiro.errors import (
     AmbiguousStartError, DownloadError, RateLimitedError, RunMaybeStartedError,
     TaskDeadlineError, TaskFailedError, TaskStalledError,
 )
-from wiro.live import FollowThread, TaskEvent, event_from_task
+from wiro.live import FollowThread, TaskEvent
 from wiro.statuses import TaskStatus, lifecycle_fraction
 
 from .active_runs import ActiveRuns, stop_line
@@ -172,7 +172,6 @@ class Runner:
                 return  # the follower was stopped: the finally stops the task
             ended, charge = True, task.total_cost
             outcome = "cancelled" if task.cancelled else "done" if task.deliverable else "failed"
-            job.ticket.charged(charge)  # before the download, which may fail
             yield self._finish(session, client, task, job, time.monotonic() - began)
         finally:
             try:
@@ -183,11 +182,10 @@ class Runner:
                         ended = stopped.confirmed
                         if stopped.task is not None:
                             charge = stopped.task.total_cost
-                    job.ticket.charged(charge)
-                    if journal and ended:  # an unconfirmed stop stays "running": retried at start
-                        safely("the end of a task", journal.ended, handle.id, outcome, charge)
             finally:
-                job.ticket.release()
+                job.ticket.release(charge)  # the slot first, then Wiro's charge on the ledger
+            if journal and handle is not None and ended:  # unconfirmed: retried at next start
+                safely("the end of a task", journal.ended, handle.id, outcome, charge)
 
     def _follow(self, client: WiroClient, handle: Any, seed: int, began: float):
         """Progress updates while the task runs; returns the finished Task (None if the
@@ -300,7 +298,7 @@ class Runner:
             while True:
                 with changed:
                     if push:
-                        changed.wait_for(lambda: latest != seen or all(done), tick)
+                        changed.wait_for(lambda seen=seen: latest != seen or all(done), tick)
                     else:
                         changed.wait(tick)
                     seen, finished = list(latest), all(done)

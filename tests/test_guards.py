@@ -26,8 +26,7 @@ def charge(tickets, usd):
     """A run that was sent and charged `usd`, then ended."""
     for ticket in tickets:
         ticket.sending()
-        ticket.charged(usd)
-        ticket.release()
+        ticket.release(usd)
 
 
 def test_one_run_at_a_time_per_session_by_default():
@@ -83,8 +82,7 @@ def test_own_key_runs_skip_the_owners_budget_but_not_the_session_cap():
     with pytest.raises(RunRefused):
         guard.admit("s", "c", own_key=True)
     ticket.sending()
-    ticket.charged(5.0)  # the visitor's own key: nothing on the owner's ledger
-    ticket.release()
+    ticket.release(5.0)  # the visitor's own key: nothing on the owner's ledger
     assert guard.ledger.spent() == pytest.approx(1.0)
 
 

@@ -165,8 +165,7 @@ def test_the_day_turns_at_midnight_utc():
     guard = Guard(Config(daily_spend_cap_usd=0.05), clock=clock)
     [ticket] = guard.admit("s", "c", estimate_usd=0.05)
     ticket.sending()
-    ticket.charged(0.05)
-    ticket.release()
+    ticket.release(0.05)
     with pytest.raises(RunRefused):
         guard.admit("s", "c", estimate_usd=0.01)
     clock.advance(20)

@@ -114,8 +114,7 @@ def release(tickets, usd=None):
     for ticket in tickets:
         if usd is not None:
             ticket.sending()
-            ticket.charged(usd)
-        ticket.release()
+        ticket.release(usd)
 
 
 def test_a_batch_is_one_admission_for_the_session_cap():
