@@ -32,7 +32,7 @@ class DemoPage:
         self.config = config
         self.byok = config.bring_your_own_key
         self.backend = start_backend(config)
-        self.active_runs = ActiveRuns()
+        self.active_runs = ActiveRuns(simulated=self.backend.is_simulator)
         self.outputs = OutputStore()
         self.guard = Guard.persistent(config)  # ledger in APP_DATA_DIR
         self.visitors = Visitors(config)  # who the caps count
