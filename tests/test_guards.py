@@ -1,8 +1,6 @@
 """Issue 6, part 5: the caps that guard a public Space, refused before any paid call."""
 from __future__ import annotations
 
-import html
-import re
 import threading
 
 import pytest
