@@ -42,6 +42,8 @@ from .status import RunStatus
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
+# A lost Run's task is looked for twice, this far apart at most (the poll interval).
+LOST_LOOK_AGAIN_SECONDS = 2.0
 # How long closing a batch waits for its runs to stop their tasks.
 JOIN_SECONDS = 20.0
 
@@ -197,6 +199,9 @@ class Runner:
         if journal:
             known |= safely("the journal's tasks", journal.task_ids) or set()
         search = client.search_lost_task(sent_at, request=job.request, exclude=known)
+        if search.task is None:  # Wiro may list a task a moment after making it
+            time.sleep(min(client.poll_interval, LOST_LOOK_AGAIN_SECONDS))
+            search = client.search_lost_task(sent_at, request=job.request, exclude=known)
         if search.task is None:
             return None, f"Looked for it with Task/List: {search.reason}."
         task = search.task

@@ -75,7 +75,7 @@ def test_side_by_side_validates_once_for_the_batch(page, app_sim, validations):
     runs = app_sim.run_calls
     validations.clear()
     page.click("#sbs-run")
-    page.wait_for_selector("#sbs-status .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector("#sbs-status .run-status[data-kind=done]", timeout=2 * RUN_TIMEOUT_MS)
     assert len(validations) == 1 and app_sim.run_calls == runs + 3
 
 
