@@ -43,7 +43,7 @@ from starlette.routing import Route  # noqa: E402
 from studio import result_views, results, share_ui  # noqa: E402
 from studio.config import Config  # noqa: E402
 from studio.datadir import Database  # noqa: E402
-from studio.record import record_of  # noqa: E402
+from studio.record import RunRecord, references_of  # noqa: E402
 from studio.results import ResultStore, make_thumbnail  # noqa: E402
 from wiro import spec, uploads  # noqa: E402
 from wiro.simulator.images import render  # noqa: E402
@@ -64,12 +64,15 @@ def photo(path: Path, width: int, height: int, fmt: str, seed: int = 3) -> Path:
     return path
 
 
-def run(task: int, prompt: str, image: Path, refs=(), sent=()):
+def run(task: int, prompt: str, image: Path, refs=(), sent=()) -> RunRecord:
     """The RunRecord of a finished run (`sent`: the copies sent for `refs`)."""
-    inputs = {**spec.defaults(), spec.PROMPT.name: prompt, spec.INPUT_IMAGE.name: list(refs)}
-    details = {"task_id": str(task), "seed": task, "width": 1024, "height": 1024,
-               "format": "png", "total_seconds": 9.5, "cost_usd": 0.03}
-    return record_of(inputs, details, str(image), None, list(sent), simulated=True)
+    inputs = {**spec.defaults(), spec.PROMPT.name: prompt, spec.SEED.name: task}
+    inputs.pop(spec.INPUT_IMAGE.name, None)
+    return RunRecord(task_id=str(task), inputs=inputs,
+                     references=references_of(list(refs), list(sent)), image=str(image),
+                     width=1024, height=1024, format="png", bytes=image.stat().st_size,
+                     cost_usd=0.03, estimate_usd=None, simulated=True, wiro_seconds=8.0,
+                     total_seconds=9.5)
 
 
 def timed(action, runs: int) -> list[float]:

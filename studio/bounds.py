@@ -319,7 +319,8 @@ class UploadGate:
         if upload and scope["path"].rstrip("/").endswith("/upload") and not _page().byok:
             # With visitors' own keys the owner's budgets do not apply (their page uploads
             # carry no key to tell them apart, so none is held back).
-            reason = _page().guard.budget_refusal(address)
+            # The ledger is in SQLite: never read it on the event loop.
+            reason = await anyio.to_thread.run_sync(_page().guard.budget_refusal, address)
             refusal = (429, reason) if reason else None
         if not refusal and limit and length > limit:
             refusal = (413, f"Request exceeded maximum allowed size of {limit:,} bytes "

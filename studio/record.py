@@ -97,27 +97,3 @@ def references_of(entries: list[Any], sent: list[Any]) -> tuple[Reference, ...]:
             kept.append(Reference("upload", name=os.path.basename(text), path=str(copy)))
     return tuple(kept)
 
-
-def record_of(inputs: Mapping[str, Any], details: Mapping[str, Any], image: str,
-              estimate_usd: float | None = None, sent: list[Any] | None = None, *,
-              simulated: bool = False) -> RunRecord:
-    """A record from what the page has when a run ends: its inputs (spec names, references
-    as the page's entries), the RunUpdate's details and image. `sent`: what was sent for
-    each reference; by default found again in the cache of shrunk copies (headers only)."""
-    from wiro import uploads
-
-    entries = list(inputs.get(spec.INPUT_IMAGE.name) or [])
-    if sent is None:
-        sent = uploads.prepare_references(entries)
-    values = {f.name: inputs.get(f.name) for f in spec.INPUTS if f is not spec.INPUT_IMAGE}
-    if details.get("seed") is not None:
-        values[spec.SEED.name] = details["seed"]  # the seed really used
-    return RunRecord(
-        task_id=str(details.get("task_id", "")), inputs=values,
-        references=references_of(entries, sent), image=str(image),
-        width=int(details.get("width") or 0), height=int(details.get("height") or 0),
-        format=str(details.get("format") or ""), bytes=int(details.get("bytes") or 0),
-        cost_usd=float(details.get("cost_usd") or 0.0), estimate_usd=estimate_usd,
-        simulated=simulated,
-        wiro_seconds=float(details.get("wiro_seconds") or 0.0),
-        total_seconds=float(details.get("total_seconds") or 0.0))

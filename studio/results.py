@@ -448,11 +448,6 @@ def store() -> ResultStore:
     return _store
 
 
-def keep(session: str, record: RunRecord) -> Result | None:
-    """Keep a finished run; a full disk or a vanished file costs the visitor nothing else,
-    the run has already succeeded."""
-    try:
-        return store().keep(session, record)
-    except Exception as exc:  # noqa: BLE001 — keeping is a bonus, never a failed run
-        log.warning("a finished run was not kept (%s: %s)", type(exc).__name__, exc)
-        return None
+def keep(session: str, record: RunRecord) -> Result:
+    """Keep a finished run (storage trouble raises: the page logs it and goes on)."""
+    return store().keep(session, record)

@@ -6,19 +6,20 @@ settings (a 30 s stall window is 0.5 s here), never slept out.
 """
 from __future__ import annotations
 
-import html
 import time
-import re
 
 import pytest
 
+from studio.active_runs import ActiveRuns
 from studio.backend import Backend
+from studio.guards import Guard
 from studio.outputs import OutputStore
-from studio.run import ActiveRuns, generate
+from studio.run import Runner
 from wiro import spec
 from wiro.settings import Settings
 
-from conftest import TEST_KEY, TEST_SECRET
+from conftest import TEST_KEY, TEST_SECRET, signed_headers
+from run_helpers import UNCAPPED, admit, run_page, text_to_image
 
 
 pytestmark = pytest.mark.timeout(60)
@@ -41,29 +42,8 @@ def backend(sim):
     backend.close()
 
 
-class RecordingTicket:
-    """Stands in for the guard's Ticket: remembers the task it heard was sent, the charge it
-    was told of, and the cost the run released it with."""
-
-    def __init__(self) -> None:
-        self.costs: list[float] = []
-        self.sent_tasks: list[str | None] = []
-        self.charges: list[float] = []
-
-    def sent(self, task_id: str | None = None) -> None:
-        self.sent_tasks.append(task_id)
-
-    def charged(self, cost: float) -> None:
-        self.charges.append(cost)
-
-    def release(self, cost: float = 0.0) -> None:
-        self.costs.append(cost)
-
-
-def run_page(backend, tmp_path, registry=None, ticket=None, **overrides):
-    values = {**spec.defaults(), spec.INPUT_IMAGE.name: [], **overrides}
-    return list(generate(backend, registry or ActiveRuns(), OutputStore(tmp_path / "out"), "s1",
-                         values, admit=(lambda: ticket) if ticket else None))
+def ledger_rows(guard: Guard) -> list[dict]:
+    return guard.ledger.rows()
 
 
 def final_status(sim_state) -> str:
@@ -88,8 +68,8 @@ def test_transient_faults_are_survived_and_the_image_arrives(backend, sim_state,
     sim_state.fault_timeout_seconds = 1.5
     sim_state.inject_fault(endpoint, kind, times)
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
-    assert last.details["width"] == spec.WIDTH.default
+    assert last.record is not None, text(last)
+    assert last.record.width == spec.WIDTH.default
     assert sim_state.run_calls == 1
     assert sim_state.running_tasks() == []
 
@@ -106,7 +86,7 @@ def test_each_run_error_code_reaches_the_user_in_plain_words(backend, sim_state,
                                                               code, words):
     sim_state.inject_fault("run", f"error_code:{code}")
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is None and last.finished
+    assert last.record is None and last.finished
     message = text(last)
     assert words in message, message
     assert f"code {code}" in message
@@ -114,7 +94,7 @@ def test_each_run_error_code_reaches_the_user_in_plain_words(backend, sim_state,
     assert sim_state.running_tasks() == []
 
 
-@pytest.mark.parametrize("kind", ["lost_response", "reset", "http500"])
+@pytest.mark.parametrize("kind", ["reset", "http500"])
 def test_an_ambiguous_run_failure_is_never_resent_and_the_user_is_told(backend, sim_state,
                                                                        tmp_path, kind):
     sim_state.inject_fault("run", kind)
@@ -122,7 +102,38 @@ def test_an_ambiguous_run_failure_is_never_resent_and_the_user_is_told(backend, 
     message = text(last)
     assert "may have started" in message, message
     assert "not re-sent" in message
-    assert sim_state.run_calls == 1
+    assert "Task/List" in message and "no task" in message  # looked, found none
+    assert sim_state.run_calls == 1 and sim_state.tasks_created == 0
+
+
+@pytest.mark.parametrize("kind", ["lost_response", "lost_after_create"])
+def test_a_run_whose_answer_was_lost_is_found_and_followed_to_its_image(
+        sim, sim_state, tmp_path, kind):
+    sim_state.fault_timeout_seconds = 0.3
+    sim_state.inject_fault("run", kind)
+    backend = make_backend(sim, request_timeout=1.0)
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
+    (task,) = sim_state.tasks()
+    assert last.record is not None and last.record.task_id == task["id"], text(last)
+    assert "Task/List showed task " + task["id"] in text(last)
+    assert sim_state.run_calls == 1  # found, never sent again
+    [row] = ledger_rows(guard)
+    assert row["state"] == "charged" and row["task_id"] == task["id"]
+
+
+def test_a_lost_runs_task_is_stopped_when_the_caller_has_gone(sim, sim_state, tmp_path):
+    sim_state.hold_running = True
+    sim_state.fault_timeout_seconds = 0.3
+    sim_state.inject_fault("run", "lost_after_create")
+    backend = make_backend(sim, request_timeout=1.0)
+    [job] = admit(text_to_image())
+    run = Runner(backend, ActiveRuns(), OutputStore(tmp_path)).run("s1", job)
+    for update in run:
+        if update.taskid:  # adopted: it is being followed
+            break
+    run.close()  # the tab closed
+    assert final_status(sim_state) == "task_cancel" and sim_state.run_calls == 1
 
 
 def test_a_failed_task_says_so_and_is_not_charged(backend, sim_state, tmp_path):
@@ -146,17 +157,18 @@ def test_wrong_secret_is_explained_without_showing_it(sim, sim_state, tmp_path):
 def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim_state,
                                                                     tmp_path):
     sim_state.output_ttl_seconds = -1
-    ticket = RecordingTicket()
-    last = run_page(backend, tmp_path, ticket=ticket)[-1]
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
     message = text(last)
     (task,) = sim_state.tasks()
     assert "expire" in message and "could not be downloaded" in message
     assert f"Task {task['id']}" in message and "charged $" in message
     assert "/cdn/" in message  # the link, to try by hand
     assert "Try again" not in message  # no invitation to pay for a second run
-    assert last.details["cost_usd"] > 0 and ticket.costs == [last.details["cost_usd"]]
-    # The ledger heard of the charge before the download failed.
-    assert ticket.sent_tasks == [task["id"]] and last.details["cost_usd"] in ticket.charges
+    # The ledger keeps Wiro's charge although the image never arrived.
+    [row] = ledger_rows(guard)
+    assert row["state"] == "charged" and row["task_id"] == task["id"]
+    assert f"charged ${row['usd']:.4f}" in message and row["usd"] > 0
     assert sim_state.run_calls == 1
 
 
@@ -166,28 +178,47 @@ def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim
 def test_a_finished_task_held_at_task_end_is_delivered(backend, sim_state, tmp_path):
     sim_state.detail_status = "task_end"  # the docs disagree on which status is last
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
+    assert last.record is not None, text(last)
     assert last.status.kind == "done" and last.status.wiro_status == "task_end"
     assert final_status(sim_state) == "task_postprocess_end"  # no Kill for a finished task
 
 
-@pytest.mark.parametrize("held", ["task_error", "task_failed"])
-def test_a_status_that_never_moves_on_fails_names_it_and_kills_the_task(
-        backend, sim_state, tmp_path, held):
+def test_an_unknown_status_that_never_moves_on_fails_names_it_and_kills_the_task(
+        backend, sim, sim_state, tmp_path):
     sim_state.hold_running = True
-    sim_state.detail_status = held
-    ticket = RecordingTicket()
-    last = run_page(backend, tmp_path, ticket=ticket)[-1]
+    sim_state.detail_status = "task_failed"  # a word this client does not know
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
     message = text(last)
     (task,) = sim_state.tasks()
-    assert last.finished and last.status.kind == "error" and last.image is None
-    assert held in message and f"Task {task['id']}" in message
-    if held == "task_error":
-        assert "pre-execution failure" in message  # Wiro's debugerror
+    assert last.finished and last.status.kind == "error" and last.record is None
+    assert "task_failed" in message and f"Task {task['id']}" in message
     assert "killed" in message
     assert final_status(sim_state) == "task_cancel"
-    assert sim_state.run_calls == 1 and ticket.costs == [0.0]
-    assert ticket.sent_tasks == [task["id"]]  # sent: its estimate stays counted
+    assert sim_state.run_calls == 1
+    [row] = ledger_rows(guard)  # sent: its estimate stays counted, or Wiro's charge
+    assert row["task_id"] == task["id"] and row["state"] in ("sent", "charged")
+    # Killed while generating: Wiro reports a partial charge (the seed's Kill answer).
+    charged = float(sim_state.detail(signed_headers(), [("taskid", task["id"])])[1][
+        "tasklist"][0]["totalcost"])
+    assert charged > 0
+
+
+def test_task_error_on_detail_ends_the_run_at_once_with_wiros_words(backend, sim_state,
+                                                                   tmp_path):
+    """Wiro-MCP: Detail's task_error is a failure before the model ran, final. No Kill."""
+    sim_state.fail_before_start = 1
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
+    message = text(last)
+    (task,) = sim_state.tasks()
+    assert last.finished and last.status.kind == "error" and last.record is None
+    assert f"Task {task['id']} failed before the model ran" in message, message
+    assert "pre-execution failure" in message  # Wiro's debugerror
+    assert "killed" not in message and "may still be charged" not in message
+    assert final_status(sim_state) == "task_error" and sim_state.running_tasks() == []
+    [row] = ledger_rows(guard)
+    assert row["task_id"] == task["id"] and row["usd"] == 0.0  # Wiro charged nothing
 
 
 def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, tmp_path):
@@ -204,14 +235,14 @@ def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, t
 
 
 @pytest.mark.parametrize("kind,times", [("empty_tasklist", 8), ("html", 8), ("http429", 3),
-                                        ("malformed_json", 8), ("http500", 12)])
+                                        ("http408", 8), ("malformed_json", 8), ("http500", 8)])
 def test_detail_hiccups_longer_than_before_are_ridden_out(sim, sim_state, tmp_path,
                                                           kind, times):
     # 8 bad answers: the page used to give up after 7 (in 1.5 s), without a Kill.
     sim_state.retry_after_seconds = 0.2
     sim_state.inject_fault("detail", kind, times)
     last = run_page(make_backend(sim, task_timeout=20.0), tmp_path)[-1]
-    assert last.image is not None, text(last)
+    assert last.record is not None, text(last)
     assert sim_state.take_fault("detail") is None  # every bad answer was met and got past
     assert sim_state.run_calls == 1
 
@@ -221,8 +252,8 @@ def test_a_slow_detail_answer_is_cut_short_by_detail_timeout(sim, sim_state, tmp
     sim_state.inject_fault("detail", "timeout", 1)
     backend = make_backend(sim, request_timeout=10.0, detail_timeout=0.3)
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
-    assert last.details["total_seconds"] < 3.0  # did not sit out the slow answer
+    assert last.record is not None, text(last)
+    assert last.record.total_seconds < 3.0  # did not sit out the slow answer
 
 
 def test_a_task_is_killed_even_when_detail_never_answers(sim, sim_state, tmp_path):
@@ -257,7 +288,7 @@ def test_an_output_that_is_404_for_a_while_still_arrives(sim, sim_state, tmp_pat
     sim_state.inject_fault("download", "http404", 4)
     backend = make_backend(sim, download_window=10.0)
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
+    assert last.record is not None, text(last)
     assert sim_state.run_calls == 1
 
 
@@ -266,8 +297,8 @@ def test_stop_works_when_kill_answers_without_a_task(backend, sim_state, tmp_pat
     sim_state.stop_without_tasklist = True
     registry = ActiveRuns()
     updates = []
-    values = {**spec.defaults(), spec.INPUT_IMAGE.name: []}
-    for update in generate(backend, registry, OutputStore(tmp_path), "s9", values):
+    [job] = admit(text_to_image(), session="s9")
+    for update in Runner(backend, registry, OutputStore(tmp_path)).run("s9", job):
         updates.append(update)
         if update.status.wiro_status == "task_output" and registry.count("s9"):
             assert "killed while generating" in registry.stop("s9")[0]
@@ -316,3 +347,51 @@ def test_shutting_down_waits_for_a_run_on_its_way_and_stops_its_task(sim, sim_st
     (task,) = sim_state.tasks()
     assert any(task["id"] in line and "killed" in line for line in lines), lines
     assert final_status(sim_state) == "task_cancel"
+
+
+# --- issue 19: what a stopped run cost, and a restart after a lost answer -----------------------
+
+
+def test_a_killed_run_says_what_wiro_charged_and_the_ledger_counts_it(sim, sim_state,
+                                                                      tmp_path):
+    sim_state.hold_running = True
+    backend = Backend(make_backend(sim).settings)  # live mode (talking to the simulator)
+    guard, registry, lines = Guard(UNCAPPED), ActiveRuns(), []
+    [job] = admit(text_to_image(), guard)
+    updates = []
+    for update in Runner(backend, registry, OutputStore(tmp_path)).run("s1", job):
+        updates.append(update)
+        if update.status.wiro_status == "task_output" and registry.count("s1") and not lines:
+            lines = registry.stop("s1")  # the Stop button
+    (task,) = sim_state.tasks()
+    [row] = ledger_rows(guard)
+    assert final_status(sim_state) == "task_cancel" and 0 < row["usd"] < 0.03
+    assert f"Wiro charged ${row['usd']:.4f}" in lines[0]
+    assert updates[-1].status.kind == "stopped" and lines[0] in text(updates[-1])
+    assert row["state"] == "charged" and row["task_id"] == task["id"]
+    backend.close()
+
+
+def test_in_simulator_mode_a_stop_never_speaks_of_money(backend, sim_state, tmp_path):
+    sim_state.hold_running = True
+    registry, lines = ActiveRuns(simulated=True), []
+    [job] = admit(text_to_image())
+    for update in Runner(backend, registry, OutputStore(tmp_path)).run("s1", job):
+        if update.status.wiro_status == "task_output" and registry.count("s1") and not lines:
+            lines = registry.stop("s1")
+    assert "Simulated — no charge." in lines[0] and "$" not in lines[0]
+
+
+def test_a_restart_after_a_lost_answer_finds_the_task_and_stops_it(sim, sim_state, tmp_path):
+    from studio.datadir import Database
+    from studio.journal import Journal
+
+    sim_state.hold_running = True
+    journal = Journal(Database(tmp_path / "data"))
+    client = make_backend(sim).client()
+    placeholder = journal.sending("owner", client.base_url)  # then the process died
+    handle = client.run(text_to_image())  # the task Wiro made, never named to the app
+    [line] = journal.recover(client, client.base_url)
+    assert f"Task/List found task {handle.id}" in line and "killed" in line
+    assert final_status(sim_state) == "task_cancel"
+    assert journal.entry(placeholder).state == "stopped"

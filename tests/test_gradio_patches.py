@@ -21,9 +21,13 @@ class Page:  # what the patches consult; only its visitors are used here
     visitors = Visitors(config)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def installed():
+    """Installed for a stand-in page; the app's own page (if one runs) is put back after."""
+    before = list(gradio_patches._page)
     gradio_patches.install(Page())
+    yield
+    gradio_patches._page[:] = before
 
 
 def test_written_for_this_gradio_release():
@@ -35,7 +39,7 @@ def test_uvicorn_trusts_no_forwarded_header_by_default(monkeypatch):
     import uvicorn
 
     monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
-    gradio_patches.install(Page())
+    gradio_patches.install(gradio_patches.current_page())
     assert os.environ["FORWARDED_ALLOW_IPS"] == ""
     # Uvicorn still reads the variable (else loopback peers' X-Forwarded-For is believed).
     assert uvicorn.Config(app=None).forwarded_allow_ips == ""
@@ -57,11 +61,13 @@ def test_the_mcp_server_is_ours_and_every_method_it_overrides_still_exists():
         assert name in vars(ours) and hasattr(base, name), name
 
 
-def test_a_number_box_hands_over_what_was_typed():
+def test_a_number_or_text_box_hands_over_what_was_sent():
     stock = gr.Number(precision=0)
     assert stock.preprocess(1024.5) != 1024.5  # Gradio rounds: the patch is still needed
-    assert gradio_patches.raw_number(gr.Number(precision=0)).preprocess(1024.5) == 1024.5
-    assert gradio_patches.raw_number(gr.Number(precision=0)).preprocess("abc") == "abc"
+    assert gradio_patches.as_sent(gr.Number(precision=0)).preprocess(1024.5) == 1024.5
+    assert gradio_patches.as_sent(gr.Number(precision=0)).preprocess("abc") == "abc"
+    assert gr.Textbox().preprocess(123) == "123"  # Gradio makes text of anything
+    assert gradio_patches.as_sent(gr.Textbox()).preprocess(123) == 123
 
 
 def test_an_api_parameter_carries_its_description():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +19,7 @@ from starlette.testclient import TestClient
 from studio import result_views, results, share_ui
 from studio.config import Config
 from studio.datadir import Database
-from studio.record import Reference, RunRecord
+from studio.record import Reference, RunRecord, references_of
 from studio.results import ResultStore
 from wiro import spec
 
@@ -175,11 +176,8 @@ def test_kept_references_are_the_copies_sent_not_the_uploads(make_store, image, 
     upload = tmp_path / "holiday.jpg"
     Image.new("RGB", (6000, 4000), (90, 140, 200)).save(upload, quality=95)
     [sent] = uploads.prepare_references([str(upload)], cache_dir=tmp_path / "cache")
-    from studio.record import record_of
-
-    kept = make_store().keep("tab", record_of(
-        {spec.INPUT_IMAGE.name: [str(upload)], spec.PROMPT.name: "x"},
-        {"task_id": "1", "seed": 1, "format": "png"}, str(image), None, [sent]))
+    kept = make_store().keep("tab", replace(record(1, image), references=references_of(
+        [str(upload)], [sent])))
     [ref] = kept.references
     assert ref.name == "holiday.jpg"
     with Image.open(ref.path) as im:
@@ -373,10 +371,11 @@ def test_the_session_zip_is_streamed_to_disk(make_store, tmp_path):
     assert zipfile.ZipFile(tmp_path / "s.zip").testzip() is None
 
 
-def test_keep_never_fails_a_run(tmp_path, monkeypatch):
+def test_a_failed_keep_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "_store", ResultStore(
         tmp_path / "d", database=Database(tmp_path / "d")))
-    assert results.keep("tab", record(1, tmp_path / "vanished.png")) is None
+    with pytest.raises(OSError):  # the page logs it and goes on (studio.page.DemoPage.keep)
+        results.keep("tab", record(1, tmp_path / "vanished.png"))
     assert results.store().usage() == (0, 0)
     assert [p.name for p in results.store().root.iterdir()] == []
 

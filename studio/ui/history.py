@@ -30,10 +30,10 @@ class HistoryPanel:
             if clicked.get("action") == "use":
                 new_refs, note = hist.use_as_reference(data[refs.entries], item)
                 return {**refs.show(new_refs, note), self.note: note or (
-                    f"Task {item['task_id']}'s image is now reference image {len(new_refs)}.")}
-            restored = hist.restore(item)
+                    f"Task {item.task_id}'s image is now reference image {len(new_refs)}.")}
+            restored = item.values()
             return {**form.fill(restored), **refs.show(restored[spec.INPUT_IMAGE.name]),
                     form.randomize: False,
-                    self.note: f"Restored every input of task {item['task_id']}: tweak them "
+                    self.note: f"Restored every input of task {item.task_id}: tweak them "
                                "and press Generate."}
         return history_action
