@@ -29,7 +29,26 @@ STARTING_JS = """(...inputs) => {
   return inputs;
 }"""
 
+# Gradio's markup, made right for screen readers as it renders: an empty image's
+# placeholder carries a label but no role; a gallery thumbnail's alt repeats the caption
+# beside it, and the footer's icons repeat their link's words (both read twice).
+A11Y_JS = """
+const fixMarkup = () => {
+  for (const e of document.querySelectorAll('.empty[aria-label]:not([role])'))
+    e.setAttribute('role', 'img');
+  for (const img of document.querySelectorAll('.thumbnail-item img[alt]:not([alt=""]), footer img[alt]:not([alt=""])'))
+    img.setAttribute('alt', '');
+};
+let pending = false;
+new MutationObserver(() => {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => { pending = false; fixMarkup(); });
+}).observe(document.documentElement, {childList: true, subtree: true});
+"""
+
 HEAD = """<script>
+""" + A11Y_JS + """
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
   if (!event.target.closest || !event.target.closest('#prompt')) return;

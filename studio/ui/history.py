@@ -13,7 +13,7 @@ from .references import ReferencePanel
 
 class HistoryPanel:
     def __init__(self):
-        gr.Markdown("### History (this session)\nEvery finished run, newest first. **Restore "
+        gr.Markdown("## History (this session)\nEvery finished run, newest first. **Restore "
                     "inputs** puts all of that run's inputs back; **Use as reference** adds its "
                     "image to the reference images.")
         self.entries = gr.State([])
