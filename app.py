@@ -9,16 +9,12 @@ import signal
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a demo
-# The `generate` endpoint is also an MCP tool (/gradio_api/mcp/); GRADIO_MCP_SERVER=False
-# turns that off.
-os.environ.setdefault("GRADIO_MCP_SERVER", "True")
 
 import gradio as gr  # noqa: E402
 
-from studio import cost, mcp_compat, share_ui  # noqa: E402
+from studio import cost, gradio_patches, share_ui  # noqa: E402
 from studio import status as run_status  # noqa: E402
-from studio.backend import AppSettings  # noqa: E402
-from studio.guards import GuardSettings  # noqa: E402
+from studio.config import Config  # noqa: E402
 from studio.page import DemoPage  # noqa: E402
 from studio.ui import api, chrome  # noqa: E402
 from studio.ui.compare import SideBySide  # noqa: E402
@@ -33,13 +29,12 @@ from studio.ui.slider import UrlImageSlider  # noqa: E402
 from wiro import spec  # noqa: E402
 
 HERE = Path(__file__).parent
-APP_SETTINGS = AppSettings.load()
-GUARD_SETTINGS = GuardSettings.load()
-page = DemoPage(APP_SETTINGS, GUARD_SETTINGS)
+CONFIG = Config.load()  # every setting, read once
+page = DemoPage(CONFIG)
 backend, active_runs, outputs = page.backend, page.active_runs, page.outputs
 BYOK = page.byok
 atexit.register(active_runs.stop_all)  # Ctrl-C / SIGTERM: leave no paid task running
-RUNS = dict(concurrency_id="runs", concurrency_limit=APP_SETTINGS.max_concurrent_runs)
+RUNS = dict(concurrency_id="runs", concurrency_limit=CONFIG.max_concurrent_runs)
 PRIVATE = dict(api_visibility="private")  # page-only events: not callable as an API
 QUIET = dict(show_progress="hidden", concurrency_limit=None, **PRIVATE)  # instant UI changes
 
@@ -128,10 +123,9 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     for slot, button in enumerate(compare.stops):
         button.click(compare.slot_stop(slot), None, None, **QUIET)
     api.build(page, **RUNS)
-    # Gradio's MCP server needs a fix for a list of reference images (studio/mcp_compat.py).
-    mcp_compat.install()
+    gradio_patches.install(page)  # every change to Gradio's own behaviour
 
-demo.queue(default_concurrency_limit=APP_SETTINGS.max_concurrent_runs)
+demo.queue(default_concurrency_limit=CONFIG.max_concurrent_runs)
 
 
 def launch_options() -> dict:
@@ -141,9 +135,9 @@ def launch_options() -> dict:
         allowed_paths=[str(outputs.root), str(HERE / "assets")], show_error=True,
         # Every run holds a worker thread while it waits on Wiro; Gradio's default of 40
         # would queue runs below the configured concurrency.
-        max_threads=max(40, 2 * APP_SETTINGS.max_concurrent_runs + 8),
+        max_threads=max(40, 2 * CONFIG.max_concurrent_runs + 8),
         # `generate` as an MCP tool; GRADIO_MCP_SERVER=False turns it off.
-        mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false",
+        mcp_server=CONFIG.mcp_server,
         app_kwargs=share_ui.app_kwargs())  # /share/<token>: kept results' read-only links
 
 

@@ -41,7 +41,8 @@ from starlette.routing import Route  # noqa: E402
 
 from studio import result_views, results, share_ui  # noqa: E402
 from studio.datadir import Database  # noqa: E402
-from studio.results import ResultSettings, ResultStore, _make_thumbnail  # noqa: E402
+from studio.config import Config
+from studio.results import ResultStore, _make_thumbnail  # noqa: E402
 from wiro import spec  # noqa: E402
 from wiro.simulator.images import render  # noqa: E402
 
@@ -118,7 +119,7 @@ def main() -> None:
         flux_png = photo(work / "flux.png", 1024, 1024, "PNG")
         upload = photo(work / "upload.jpg", 4000, 3000, "JPEG")
         data = work / "data"
-        store = ResultStore(data, ResultSettings(keep_results=STORED, keep_mb=CAP_MB),
+        store = ResultStore(data, Config(keep_results=STORED, keep_results_mb=CAP_MB),
                             database=Database(data))
         results._store = store  # the share routes read the process's store
 

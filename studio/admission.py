@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from wiro import InvalidInputError, uploads, validate_inputs
 
@@ -111,44 +111,24 @@ class UploadGate:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if (_gate and scope.get("type") == "http" and scope.get("method") == "POST"
+        if (scope.get("type") == "http" and scope.get("method") == "POST"
                 and scope.get("path", "").rstrip("/").endswith("/gradio_api/upload")):
             from starlette.datastructures import Headers
             from starlette.responses import PlainTextResponse
 
-            current, byok = _gate[0]
-            guard, visitors = current()
+            from .gradio_patches import current_page
+
+            page = current_page()
             headers = Headers(scope=scope)
             # With visitors' own keys the owner's budgets do not apply; their page uploads
             # carry no key to tell them apart, so none is held back.
-            if not byok:
+            if not page.byok:
                 peer = (scope.get("client") or (None,))[0]
-                visitor = Visitor(visitors.address(peer, headers), "")
-                reason = guard.budget_refusal(visitor.address)
+                visitor = Visitor(page.visitors.address(peer, headers), "")
+                reason = page.guard.budget_refusal(visitor.address)
                 if reason:
                     _log_refusal(visitor, RunStatus("refused", "Upload refused", reason))
                     await PlainTextResponse(reason, status_code=429)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
-
-_gate: list[tuple[Callable[[], tuple[Guard, Any]], bool]] = []
-
-
-def install_upload_gate(current: Callable[[], tuple[Guard, Any]], byok: bool = False) -> None:
-    """Put `UploadGate` in front of the app Gradio builds at launch; `current()` gives the
-    page's guard and visitors at each upload. Idempotent (the latest wins); call before
-    `launch`."""
-    _gate[:] = [(current, byok)]
-    from gradio.routes import App
-
-    if getattr(App.create_app, "_upload_gate", False):
-        return
-    original = App.create_app
-
-    def create_app(*args: Any, **kwargs: Any) -> Any:
-        app = original(*args, **kwargs)
-        app.add_middleware(UploadGate)
-        return app
-    create_app._upload_gate = True  # type: ignore[attr-defined]
-    App.create_app = staticmethod(create_app)

@@ -6,46 +6,18 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 from wiro import WiroClient
-from wiro.settings import Settings, flag, load_settings, merged_environment
+from wiro.settings import Settings
 
-from .datadir import data_dir_from_env, open_database
+from .config import Config
+from .datadir import open_database
 from .journal import Journal
 
 log = logging.getLogger(__name__)
 
 SIMULATOR_NOTICE = ("Simulator mode — images are placeholders; set WIRO_API_KEY and "
                     "WIRO_API_SECRET to use the real model.")
-
-
-@dataclass(frozen=True)
-class AppSettings:
-    """Settings of the page itself (the client's own live in wiro.settings)."""
-
-    max_concurrent_runs: int = 4
-    simulator_pace: float = 1.0
-    # Behind Hugging Face's proxy the visitor's address is in X-Forwarded-For, appended by
-    # the proxy: the visitor is the entry `trusted_proxy_hops` from the right
-    # (studio/visitors.py); entries further left are whatever the visitor wrote.
-    trust_proxy_headers: bool = False
-    trusted_proxy_hops: int = 1
-    # A run's page updates go out as soon as Wiro reports something (1), or on the old
-    # 0.25 s tick (0), kept to compare the two.
-    push_updates: bool = True
-
-    @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None) -> "AppSettings":
-        values = merged_environment(environ)
-        return cls(
-            max_concurrent_runs=max(1, int(values.get("APP_MAX_CONCURRENT_RUNS") or 4)),
-            simulator_pace=float(values.get("WIRO_SIMULATOR_PACE") or 1.0),
-            trust_proxy_headers=bool(values.get("SPACE_ID"))
-            or flag(values, "APP_TRUST_PROXY_HEADERS", False),
-            trusted_proxy_hops=max(1, int(values.get("APP_TRUSTED_PROXY_HOPS") or 1)),
-            push_updates=flag(values, "APP_PUSH_UPDATES", True),
-        )
 
 
 @dataclass
@@ -100,30 +72,26 @@ def recover_orphans(backend: Backend) -> list[str]:
         return []
 
 
-def start_backend(environ: Mapping[str, str] | None = None,
-                  app_settings: AppSettings | None = None,
-                  bring_your_own_key: bool = False) -> Backend:
+def start_backend(config: Config) -> Backend:
     """Live with a key (or when visitors bring theirs), else a simulator on a free port.
 
     Opens the crash journal in APP_DATA_DIR and settles what a crash left running first."""
-    app_settings = app_settings or AppSettings.load(environ)
-    backend = _start(environ, app_settings, bring_your_own_key)
-    backend.journal = Journal(open_database(data_dir_from_env(environ)))
-    backend.push_updates = app_settings.push_updates
+    backend = _start(config)
+    backend.journal = Journal(open_database(config.data_dir))
+    backend.push_updates = config.push_updates
     recover_orphans(backend)
     return backend
 
 
-def _start(environ: Mapping[str, str] | None, app_settings: AppSettings,
-           bring_your_own_key: bool) -> Backend:
-    settings = load_settings(environ)
-    if settings.has_key or bring_your_own_key:
+def _start(config: Config) -> Backend:
+    settings = config.wiro
+    if settings.has_key or config.bring_your_own_key:
         return Backend(settings)
     from wiro.simulator import SimulatorServer, SimulatorState
 
     # A fresh random key pair per start: the signing path is exercised even offline.
     key, secret = secrets.token_hex(16), secrets.token_hex(24)
-    server = SimulatorServer(SimulatorState(key, secret, pace=app_settings.simulator_pace))
+    server = SimulatorServer(SimulatorState(key, secret, pace=config.simulator_pace))
     server.start()
     atexit.register(server.stop)
     simulated = replace(settings, api_key=key, api_secret=secret, base_url=server.base_url,

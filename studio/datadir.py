@@ -14,15 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from wiro.settings import merged_environment
-
-DEFAULT_DATA_DIR = ".data"
 DATABASE_NAME = "app.sqlite3"
-
-
-def data_dir_from_env(environ: Mapping[str, str] | None = None) -> Path:
-    values = merged_environment(environ)
-    return Path((values.get("APP_DATA_DIR") or "").strip() or DEFAULT_DATA_DIR)
 
 
 class Database:
@@ -81,9 +73,9 @@ _shared: dict[Path, Database] = {}
 _shared_lock = threading.Lock()
 
 
-def open_database(directory: str | os.PathLike | None = None) -> Database:
-    """The process's one Database for a directory (APP_DATA_DIR when none is given)."""
-    path = Path(directory or data_dir_from_env()).resolve()
+def open_database(directory: str | os.PathLike) -> Database:
+    """The process's one Database for a directory (the app's: APP_DATA_DIR)."""
+    path = Path(directory).resolve()
     with _shared_lock:
         if path not in _shared:
             _shared[path] = Database(path)

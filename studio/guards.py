@@ -9,10 +9,9 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable
 
-from wiro.settings import flag, merged_environment
-
+from .config import Config
 from .ledger import Ledger, OverCap
 
 HOUR = 3600.0
@@ -20,36 +19,6 @@ HOUR = 3600.0
 
 class RunRefused(Exception):
     """A cap says no; the message tells the visitor why and when to try again."""
-
-
-def _int(values: Mapping[str, str], name: str, default: int) -> int:
-    raw = (values.get(name) or "").strip()
-    return default if not raw else max(0, int(raw))
-
-
-def _float(values: Mapping[str, str], name: str) -> float:
-    raw = (values.get(name) or "").strip()
-    return max(0.0, float(raw)) if raw else 0.0
-
-
-@dataclass(frozen=True)
-class GuardSettings:
-    runs_per_session: int = 1
-    runs_at_once: int = 4
-    runs_per_client_per_hour: int = 30
-    daily_spend_cap_usd: float = 0.0
-    bring_your_own_key: bool = False
-
-    @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None) -> "GuardSettings":
-        values = merged_environment(environ)
-        return cls(
-            runs_per_session=_int(values, "APP_RUNS_PER_SESSION", 1),
-            runs_at_once=_int(values, "APP_MAX_CONCURRENT_RUNS", 4),
-            runs_per_client_per_hour=_int(values, "APP_RUNS_PER_CLIENT_PER_HOUR", 30),
-            daily_spend_cap_usd=_float(values, "APP_DAILY_SPEND_CAP_USD"),
-            bring_your_own_key=flag(values, "APP_BRING_YOUR_OWN_KEY", False),
-        )
 
 
 def default_estimate_usd() -> float:
@@ -66,7 +35,7 @@ class Guard:
     day's spending is in the `Ledger`, which a restart does not reset when it is given the
     app's database."""
 
-    settings: GuardSettings
+    settings: Config
     clock: Callable[[], float] = time.time
     ledger: Ledger | None = None
     _running: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -78,12 +47,12 @@ class Guard:
             self.ledger = Ledger(clock=self.clock)
 
     @classmethod
-    def persistent(cls, settings: GuardSettings, database=None) -> "Guard":
+    def persistent(cls, settings: Config, database=None) -> "Guard":
         """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
         does not reset today's spending."""
         from .datadir import open_database
 
-        return cls(settings, ledger=Ledger(database or open_database()))
+        return cls(settings, ledger=Ledger(database or open_database(settings.data_dir)))
 
     def spent_today(self) -> float:
         """Charged today, plus the estimates of runs admitted and not yet charged."""
@@ -172,12 +141,12 @@ class Guard:
                 f"This page already has {going} run(s) going; the limit is "
                 f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
         total = sum(self._running.values())
-        if s.runs_at_once and total + count > s.runs_at_once:
+        if s.max_concurrent_runs and total + count > s.max_concurrent_runs:
             raise RunRefused(
-                f"The demo is busy ({total} runs going, the limit is {s.runs_at_once}). Try "
+                f"The demo is busy ({total} runs going, the limit is {s.max_concurrent_runs}). Try "
                 "again in a few seconds." if count == 1 else
                 f"The demo is too busy for {count} runs at once ({total} going, the limit is "
-                f"{s.runs_at_once}). Try fewer seeds or again in a few seconds.")
+                f"{s.max_concurrent_runs}). Try fewer seeds or again in a few seconds.")
         starts = self._starts.get(client_id) or deque()
         while starts and now - starts[0] >= HOUR:
             starts.popleft()

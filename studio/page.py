@@ -13,9 +13,10 @@ import gradio as gr
 
 from wiro import WiroClient, spec
 
-from .backend import AppSettings, start_backend
-from . import admission
-from .guards import Guard, GuardSettings
+from . import admission, results
+from .backend import start_backend
+from .config import Config
+from .guards import Guard
 from .visitors import Visitors
 from .outputs import OutputStore
 from .run import ActiveRuns, RunUpdate
@@ -32,16 +33,15 @@ def model_values(images, prompt, width, height, safety, seed, output_format) -> 
 
 
 class DemoPage:
-    def __init__(self, app_settings: AppSettings, guard_settings: GuardSettings):
-        self.app_settings = app_settings
-        self.byok = guard_settings.bring_your_own_key
-        self.backend = start_backend(app_settings=app_settings,
-                                     bring_your_own_key=self.byok)
+    def __init__(self, config: Config):
+        self.config = config
+        self.byok = config.bring_your_own_key
+        self.backend = start_backend(config)
         self.active_runs = ActiveRuns()
         self.outputs = OutputStore()
-        self.guard = Guard.persistent(guard_settings)  # ledger in APP_DATA_DIR
-        self.visitors = Visitors(app_settings)  # who the caps count
-        admission.install_upload_gate(lambda: (self.guard, self.visitors), self.byok)
+        self.guard = Guard.persistent(config)  # ledger in APP_DATA_DIR
+        self.visitors = Visitors(config)  # who the caps count
+        results.open_store(config)
 
     # --- shared by every kind of run -----------------------------------------------------
 

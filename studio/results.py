@@ -32,9 +32,9 @@ from typing import Any, Mapping
 from PIL import Image
 
 from wiro import spec
-from wiro.settings import flag, merged_environment
 
-from .datadir import Database, data_dir_from_env, open_database
+from .config import Config
+from .datadir import Database, open_database
 
 log = logging.getLogger(__name__)
 
@@ -65,33 +65,6 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 ID_PATTERN = re.compile(r"[0-9a-f]{20}")
 BROWSER_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 _EXTENSION = re.compile(r"[a-z0-9]{1,5}")
-
-
-def _number(values: Mapping[str, str], name: str, default: float) -> float:
-    raw = (values.get(name) or "").strip()
-    try:
-        number = float(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not number >= 0:
-        raise ValueError(f"{name} must be zero or more, got {raw!r}")
-    return number
-
-
-@dataclass(frozen=True)
-class ResultSettings:
-    keep_results: int = 1000      # 0 = no count cap
-    keep_mb: float = 1024.0       # 0 = no size cap
-    sharing: bool = True
-    private: bool = False         # bring-your-own-key: results belong to their browser
-
-    @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None) -> "ResultSettings":
-        values = merged_environment(environ)
-        return cls(keep_results=int(_number(values, "APP_KEEP_RESULTS", cls.keep_results)),
-                   keep_mb=_number(values, "APP_KEEP_RESULTS_MB", cls.keep_mb),
-                   sharing=flag(values, "APP_SHARING", True),
-                   private=flag(values, "APP_BRING_YOUR_OWN_KEY", False))
 
 
 def valid_token(token: Any) -> bool:
@@ -182,9 +155,9 @@ def _extension(name: str, fallback: str) -> str:
 
 
 class ResultStore:
-    def __init__(self, directory: str | os.PathLike, settings: ResultSettings | None = None,
+    def __init__(self, directory: str | os.PathLike, settings: Config | None = None,
                  database: Database | None = None):
-        self.settings = settings or ResultSettings()
+        self.settings = settings or Config()
         self.db = database or open_database(directory)
         self.db.ensure(SCHEMA)
         self.root = (Path(self.db.directory) / RESULTS_FOLDER).resolve()
@@ -224,7 +197,7 @@ class ResultStore:
             return self._browsers.get(session, "")
 
     def owner_for(self, browser: str, session: str) -> str:
-        if not self.settings.private:
+        if not self.settings.bring_your_own_key:
             return ""
         # No browser id (yet): private to the tab, never shown to anyone else.
         return browser if valid_browser(browser) else f"tab:{session}"
@@ -390,7 +363,7 @@ class ResultStore:
     def prune(self) -> int:
         """Oldest first until both caps hold; returns how many results went."""
         count_cap = self.settings.keep_results
-        byte_cap = int(self.settings.keep_mb * 1024 * 1024)
+        byte_cap = int(self.settings.keep_results_mb * 1024 * 1024)
         count, total = self.usage()
         if (not count_cap or count <= count_cap) and (not byte_cap or total <= byte_cap):
             return 0
@@ -417,13 +390,20 @@ _store: ResultStore | None = None
 _store_lock = threading.Lock()
 
 
-def store() -> ResultStore:
-    """The process's store, in APP_DATA_DIR with the environment's settings."""
+def open_store(config: Config) -> ResultStore:
+    """Open the process's store in the app's data directory (once, at start)."""
     global _store
     with _store_lock:
         if _store is None:
-            _store = ResultStore(data_dir_from_env(), ResultSettings.load())
+            _store = ResultStore(config.data_dir, config)
         return _store
+
+
+def store() -> ResultStore:
+    """The process's store (`open_store` has run at start)."""
+    if _store is None:
+        raise RuntimeError("the result store is opened at start (results.open_store)")
+    return _store
 
 
 def keep(session: str, inputs: Mapping[str, Any], details: Mapping[str, Any], image,

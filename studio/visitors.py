@@ -10,8 +10,8 @@ made up unless something we trust vouches for it.
   so that is switched off here, and a peer that looks rewritten anyway counts as loopback.
 - IPv6 visitors are counted per /64: one home or server gets a whole /64 to pick from.
 - MCP: Gradio's MCP server calls the app back over loopback through one shared client, with
-  the MCP caller's headers. `install_mcp_identity` makes it add a signed header naming the
-  caller's real address (read from the MCP request the same way) and the MCP session, so
+  the MCP caller's headers. studio/gradio_patches.py makes it add a header signed here naming
+  the caller's real address (read from the MCP request the same way) and the MCP session, so
   each caller is counted as itself and each MCP session has its own run slot.
 """
 from __future__ import annotations
@@ -21,15 +21,10 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
-
-# Uvicorn reads this at launch; empty = trust no peer's X-Forwarded-For (we read it ourselves,
-# counting hops). An operator who sets it explicitly keeps their value.
-os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
 
 MCP_HEADER = "x-flux2pro-mcp-caller"
 _KEY = secrets.token_bytes(32)  # per process: the loopback call is made by this process
@@ -135,7 +130,7 @@ def read_mcp_caller(value: str | None) -> tuple[str, str] | None:
     return str(address), str(session)
 
 
-def _mcp_session(headers: Any, address: str) -> str:
+def mcp_session(headers: Any, address: str) -> str:
     """An MCP session id if the client sent one (scoped to its address, so it cannot take
     another caller's slot), else a new one: Gradio's MCP server is stateless, so every
     tool call is then its own session."""
@@ -146,12 +141,11 @@ def _mcp_session(headers: Any, address: str) -> str:
 
 
 class Visitors:
-    """Identifies visitors for the caps, by the page's settings (`AppSettings`)."""
+    """Identifies visitors for the caps, by the app's settings (studio/config.py)."""
 
-    def __init__(self, settings: Any):
-        self.trust_proxy_headers = bool(getattr(settings, "trust_proxy_headers", False))
-        self.hops = int(getattr(settings, "trusted_proxy_hops", 1) or 1)
-        install_mcp_identity(self)
+    def __init__(self, config: Any):
+        self.trust_proxy_headers = bool(config.trust_proxy_headers)
+        self.hops = int(config.trusted_proxy_hops or 1)
 
     def address(self, peer_host: str | None, headers: Any) -> str:
         return address_of(peer_host, headers, trust_proxy_headers=self.trust_proxy_headers,
@@ -165,34 +159,4 @@ class Visitors:
             return Visitor(vouched[0], f"mcp-{vouched[1]}", via_mcp=True)
         client = getattr(request, "client", None)
         return Visitor(self.address(getattr(client, "host", None), headers), session)
-
-
-_active: list[Visitors] = []
-
-
-def install_mcp_identity(visitors: Visitors) -> None:
-    """Make Gradio's MCP server vouch for each caller on its loopback call (idempotent;
-    the latest settings win). Must run before `launch`, which builds the MCP server."""
-    _active[:] = [visitors]
-    import gradio.mcp as gradio_mcp
-
-    base = gradio_mcp.GradioMCPServer
-    if getattr(base, "_vouches_for_callers", False):
-        return
-
-    class GradioMCPServer(base):  # type: ignore[misc, valid-type]
-        _vouches_for_callers = True
-
-        def _prepare_tool_call_args(self, name: str, arguments: dict[str, Any]):
-            endpoint, args, headers, block_fn = super()._prepare_tool_call_args(name,
-                                                                                arguments)
-            request = self.mcp_server.request_context.request
-            client = getattr(request, "client", None)
-            address = _active[0].address(getattr(client, "host", None), request.headers)
-            headers = {k: v for k, v in headers.items() if k.lower() != MCP_HEADER}
-            headers[MCP_HEADER] = mcp_caller_header(address,
-                                                    _mcp_session(request.headers, address))
-            return endpoint, args, headers, block_fn
-
-    gradio_mcp.GradioMCPServer = GradioMCPServer
 

@@ -10,7 +10,8 @@ from PIL import Image, ImageFile
 
 from studio import admission
 from studio.backend import Backend
-from studio.guards import Guard, GuardSettings
+from studio.config import Config
+from studio.guards import Guard
 from studio.outputs import OutputStore
 from studio.run import ActiveRuns
 from studio.visitors import Visitor
@@ -65,7 +66,7 @@ def values_with(images, **extra):
 
 def test_a_visitor_over_the_cap_with_eight_huge_uploads_costs_no_decoding(big_pngs, decodes,
                                                                           tmp_path):
-    guard = Guard(GuardSettings(runs_per_client_per_hour=1))
+    guard = Guard(Config(runs_per_client_per_hour=1))
     guard.admit("other-tab", VISITOR.address).release()  # the hour's one run is used
     cache = tmp_path / "cache"
     started = time.process_time()
@@ -78,7 +79,7 @@ def test_a_visitor_over_the_cap_with_eight_huge_uploads_costs_no_decoding(big_pn
 
 
 def test_a_busy_demo_refuses_before_reading_any_file(big_pngs, decodes, monkeypatch):
-    guard = Guard(GuardSettings(runs_at_once=1))
+    guard = Guard(Config(max_concurrent_runs=1))
     guard.admit("someone", "203.0.113.1")
     opened = []
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a) or 1 / 0)
@@ -89,7 +90,7 @@ def test_a_busy_demo_refuses_before_reading_any_file(big_pngs, decodes, monkeypa
 def test_an_image_over_the_pixel_limit_is_refused_from_its_header(decodes, tmp_path):
     huge = tmp_path / "huge.png"
     Image.new("1", (8100, 8000)).save(huge)  # 64.8 MP
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     result = admission.admit(guard, VISITOR, values_with([str(huge)]))
     assert result.refusal.status.kind == "invalid"
     assert "8100×8000" in result.refusal.status.text() and "65 MP" in result.refusal.status.text()
@@ -98,7 +99,7 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header(decodes, tmp_p
 
 
 def test_too_many_images_are_refused_before_decoding(big_pngs, decodes):
-    result = admission.admit(Guard(GuardSettings()), VISITOR, values_with(big_pngs * 2))
+    result = admission.admit(Guard(Config()), VISITOR, values_with(big_pngs * 2))
     assert result.refusal.status.kind == "invalid" and "at most 8" in \
         result.refusal.status.text()
     assert decodes == []
@@ -116,7 +117,7 @@ def test_an_admitted_run_decodes_each_upload_once_and_sends_it_small(big_pngs, d
                                                                      tmp_path, monkeypatch):
     monkeypatch.setattr(uploads, "_default_cache", tmp_path / "cache")
     (tmp_path / "cache").mkdir()
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     updates = list(admission.run(guard, backend, ActiveRuns(), OutputStore(tmp_path / "out"),
                                  VISITOR.session, VISITOR, values_with(big_pngs[:2])))
     assert updates[-1].image is not None, updates[-1].status
@@ -137,7 +138,7 @@ def test_a_big_jpeg_is_decoded_at_a_reduced_scale(decodes, tmp_path):
 
 
 def test_a_side_by_side_batch_is_admitted_whole_before_any_decoding(big_pngs, decodes):
-    guard = Guard(GuardSettings(runs_per_client_per_hour=3))
+    guard = Guard(Config(runs_per_client_per_hour=3))
     refused = admission.admit(guard, VISITOR, values_with(big_pngs), count=4)
     assert "Try fewer seeds" in refused.refusal.status.text() and decodes == []
     admitted = admission.admit(guard, VISITOR, values_with(big_pngs[:1]), count=3)
@@ -159,13 +160,12 @@ def test_an_upload_from_a_visitor_with_no_runs_left_is_turned_away_unread(
         live_app, app_sim, monkeypatch, big_pngs):
     import requests
 
-    from studio.backend import AppSettings
     from studio.visitors import Visitors
 
     page = live_app.app.page
-    guard = Guard(GuardSettings(runs_per_client_per_hour=1))
+    guard = Guard(Config(runs_per_client_per_hour=1))
     monkeypatch.setattr(page, "guard", guard)
-    monkeypatch.setattr(page, "visitors", Visitors(AppSettings(trust_proxy_headers=True)))
+    monkeypatch.setattr(page, "visitors", Visitors(Config(trust_proxy_headers=True)))
     guard.admit("earlier-tab", "203.0.113.66").release()  # that visitor's hour is used up
 
     def upload(address):

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from studio.backend import Backend
-from studio.guards import Guard, GuardSettings, RunRefused
+from studio.config import Config
+from studio.guards import Guard, RunRefused
 from studio.outputs import OutputStore
 from studio.run import ActiveRuns, generate
 from wiro import spec
@@ -17,17 +18,8 @@ from wiro.settings import Settings
 from conftest import FakeClock, TEST_KEY, TEST_SECRET
 
 
-def test_settings_come_from_the_environment():
-    loaded = GuardSettings.load({"APP_RUNS_PER_SESSION": "2", "APP_MAX_CONCURRENT_RUNS": "9",
-                                 "APP_RUNS_PER_CLIENT_PER_HOUR": "5",
-                                 "APP_DAILY_SPEND_CAP_USD": "1.50",
-                                 "APP_BRING_YOUR_OWN_KEY": "true"})
-    assert loaded == GuardSettings(2, 9, 5, 1.5, True)
-    assert GuardSettings.load({}) == GuardSettings()
-
-
 def test_one_run_at_a_time_per_session_by_default():
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     ticket = guard.admit("tab-a", "1.2.3.4")
     with pytest.raises(RunRefused, match="Wait for it to finish or press Stop"):
         guard.admit("tab-a", "1.2.3.4")
@@ -37,7 +29,7 @@ def test_one_run_at_a_time_per_session_by_default():
 
 
 def test_overall_cap_counts_every_session():
-    guard = Guard(GuardSettings(runs_per_session=0, runs_at_once=2))
+    guard = Guard(Config(runs_per_session=0, max_concurrent_runs=2))
     guard.admit("a", "x")
     guard.admit("b", "y")
     with pytest.raises(RunRefused, match="busy"):
@@ -46,7 +38,7 @@ def test_overall_cap_counts_every_session():
 
 def test_hourly_cap_per_client_resets_after_an_hour():
     clock = FakeClock()
-    guard = Guard(GuardSettings(runs_per_client_per_hour=2), clock=clock)
+    guard = Guard(Config(runs_per_client_per_hour=2), clock=clock)
     for _ in range(2):
         guard.admit("s", "9.9.9.9").release()
     with pytest.raises(RunRefused, match="runs for the hour"):
@@ -58,7 +50,7 @@ def test_hourly_cap_per_client_resets_after_an_hour():
 
 def test_daily_spend_cap_sums_costs_and_resets_at_midnight_utc():
     clock = FakeClock(start=1_767_225_600.0 - 10)  # ten seconds before a UTC midnight
-    guard = Guard(GuardSettings(daily_spend_cap_usd=0.07), clock=clock)
+    guard = Guard(Config(daily_spend_cap_usd=0.07), clock=clock)
     guard.admit("s", "c", estimate_usd=0.03).release(cost=0.03)
     guard.admit("s", "c", estimate_usd=0.03).release(cost=0.03)
     assert guard.spent_today() == pytest.approx(0.06)
@@ -73,7 +65,7 @@ def test_daily_spend_cap_sums_costs_and_resets_at_midnight_utc():
 
 
 def test_own_key_runs_skip_the_owners_budget_but_not_the_session_cap():
-    guard = Guard(GuardSettings(runs_per_client_per_hour=1, daily_spend_cap_usd=0.01))
+    guard = Guard(Config(runs_per_client_per_hour=1, daily_spend_cap_usd=0.01))
     guard.admit("s", "c", estimate_usd=0.01).release(cost=1.0)
     ticket = guard.admit("s", "c", own_key=True)
     with pytest.raises(RunRefused):
@@ -83,7 +75,7 @@ def test_own_key_runs_skip_the_owners_budget_but_not_the_session_cap():
 
 
 def test_concurrent_admissions_never_exceed_the_cap():
-    guard = Guard(GuardSettings(runs_per_session=0, runs_at_once=3,
+    guard = Guard(Config(runs_per_session=0, max_concurrent_runs=3,
                                 runs_per_client_per_hour=0))
     admitted, barrier = [], threading.Barrier(20)
 
@@ -104,7 +96,7 @@ def test_concurrent_admissions_never_exceed_the_cap():
 def test_a_refused_run_costs_nothing_and_releases_nothing(sim, sim_state, tmp_path):
     backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
                                poll_interval=0.02), simulator=sim)
-    guard = Guard(GuardSettings(runs_per_client_per_hour=1))
+    guard = Guard(Config(runs_per_client_per_hour=1))
     values = {**spec.defaults(), spec.INPUT_IMAGE.name: []}
 
     def run():

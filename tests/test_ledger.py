@@ -10,7 +10,8 @@ from PIL import Image
 from studio import admission
 from studio.backend import Backend
 from studio.datadir import Database
-from studio.guards import Guard, GuardSettings, RunRefused, default_estimate_usd
+from studio.config import Config
+from studio.guards import Guard, RunRefused, default_estimate_usd
 from studio.ledger import Ledger, OverCap
 from studio.outputs import OutputStore
 from studio.run import ActiveRuns
@@ -69,7 +70,7 @@ def test_reserving_past_the_cap_is_refused_all_or_none():
 
 
 def test_four_runs_admitted_at_once_never_reserve_past_the_cap():
-    guard = Guard(GuardSettings(runs_per_session=0, runs_at_once=0,
+    guard = Guard(Config(runs_per_session=0, max_concurrent_runs=0,
                                 runs_per_client_per_hour=0, daily_spend_cap_usd=0.05))
     admitted, refused, barrier = [], [], threading.Barrier(4)
 
@@ -92,7 +93,7 @@ def test_four_runs_admitted_at_once_never_reserve_past_the_cap():
 
 def test_four_simultaneous_runs_spend_no_more_than_the_cap(backend, sim_state, tmp_path):
     cap = 0.05
-    guard = Guard(GuardSettings(runs_per_session=0, runs_at_once=0,
+    guard = Guard(Config(runs_per_session=0, max_concurrent_runs=0,
                                 runs_per_client_per_hour=0, daily_spend_cap_usd=cap))
     results, barrier = [], threading.Barrier(4)
 
@@ -112,7 +113,7 @@ def test_four_simultaneous_runs_spend_no_more_than_the_cap(backend, sim_state, t
 
 def test_a_run_whose_download_failed_is_still_counted(backend, sim_state, tmp_path):
     sim_state.output_ttl_seconds = 0  # the result link has expired by the time we fetch it
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     last = run(guard, backend, tmp_path)[-1]
     assert last.image is None and last.status.kind == "error"
     assert charged(backend, sim_state) > 0
@@ -121,7 +122,7 @@ def test_a_run_whose_download_failed_is_still_counted(backend, sim_state, tmp_pa
 
 def test_a_run_lost_after_it_was_sent_keeps_its_estimate(backend, sim_state, tmp_path):
     sim_state.inject_fault("detail", "error_code:401", 100)  # the task can no longer be followed
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     last = run(guard, backend, tmp_path)[-1]
     assert last.status.kind == "error" and sim_state.tasks_created == 1
     assert guard.spent_today() == pytest.approx(default_estimate_usd())
@@ -130,7 +131,7 @@ def test_a_run_lost_after_it_was_sent_keeps_its_estimate(backend, sim_state, tmp
 
 def test_a_run_wiro_never_started_costs_nothing(backend, sim_state, tmp_path):
     sim_state.balance = 0.0  # Run answers "insufficient balance"
-    guard = Guard(GuardSettings(daily_spend_cap_usd=1.0))
+    guard = Guard(Config(daily_spend_cap_usd=1.0))
     last = run(guard, backend, tmp_path)[-1]
     assert last.status.kind == "error" and sim_state.tasks_created == 0
     assert guard.spent_today() == 0 and guard.ledger.rows() == []
@@ -142,7 +143,7 @@ def test_a_run_refused_by_the_full_check_after_admission_costs_nothing(backend, 
     broken = tmp_path / "cut.png"
     Image.new("RGB", (800, 600), (200, 10, 10)).save(broken)
     broken.write_bytes(broken.read_bytes()[:400])
-    guard = Guard(GuardSettings(daily_spend_cap_usd=1.0))
+    guard = Guard(Config(daily_spend_cap_usd=1.0))
     last = run(guard, backend, tmp_path, values={**PROMPT_ONLY,
                                                  spec.INPUT_IMAGE.name: [str(broken)]})[-1]
     assert last.status.kind == "invalid" and "damaged" in last.status.text()
@@ -150,7 +151,7 @@ def test_a_run_refused_by_the_full_check_after_admission_costs_nothing(backend, 
 
 
 def test_todays_spending_survives_a_restart(backend, sim_state, tmp_path):
-    settings = GuardSettings(daily_spend_cap_usd=0.05)
+    settings = Config(daily_spend_cap_usd=0.05)
     first = Guard.persistent(settings, Database(tmp_path / "data"))
     run(first, backend, tmp_path)
     first.ledger.reserve([0.01])  # a run that was in flight when the process died
@@ -166,7 +167,7 @@ def test_todays_spending_survives_a_restart(backend, sim_state, tmp_path):
 
 def test_the_day_turns_at_midnight_utc():
     clock = FakeClock(start=1_767_225_600.0 - 10)
-    guard = Guard(GuardSettings(daily_spend_cap_usd=0.05), clock=clock)
+    guard = Guard(Config(daily_spend_cap_usd=0.05), clock=clock)
     guard.admit("s", "c", estimate_usd=0.05).release(cost=0.05)
     with pytest.raises(RunRefused):
         guard.admit("s", "c", estimate_usd=0.01)

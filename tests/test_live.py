@@ -9,6 +9,7 @@ import pytest
 
 from conftest import TEST_KEY, TEST_SECRET
 from studio.backend import Backend, start_backend
+from studio.config import Config
 from studio.outputs import OutputStore
 from studio.run import (
     GENERATING_BAND, ActiveRuns, RunUpdate, generate, progress_fraction, status_title,
@@ -288,7 +289,7 @@ def test_stop_button_ends_a_socket_run_as_stopped(sim, sim_state, tmp_path):
 
 def test_keyless_backend_uses_the_simulators_socket(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no .env
-    backend = start_backend(environ={})
+    backend = start_backend(Config.load({}, None).with_changes(data_dir=tmp_path / "data"))
     try:
         assert backend.is_simulator
         assert backend.settings.socket_url == backend.simulator.socket_url

@@ -141,17 +141,3 @@ def test_text_to_image_with_progress_notifications(live_app, app_sim):
     with Image.open(io.BytesIO(base64.b64decode(image.data))) as im:
         assert im.size == (256, 256) and im.format == "JPEG"
     assert progress  # queue and processing updates reached the client
-
-
-def test_compat_helpers():
-    from studio.mcp_compat import _drop_refs, _expand_items
-
-    schema = {"type": "object", "properties": {"files": {
-        "$defs": {"FileData": {"type": "string"}}, "type": "array",
-        "items": {"$ref": "#/$defs/FileData", "type": "string"}}}}
-    assert _drop_refs(schema) == {"type": "object", "properties": {"files": {
-        "type": "array", "items": {"type": "string"}}}}
-    assert _expand_items({"files": ["a", "b"]}, ["files", "items"]) == [["files", 0],
-                                                                        ["files", 1]]
-    assert _expand_items({"files": []}, ["files", "items"]) == []
-    assert _expand_items({"one": "a"}, ["one"]) == [["one"]]

@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 
 from studio import result_views, results, share_ui
 from studio.datadir import Database
-from studio.results import ResultSettings, ResultStore
+from studio.config import Config
+from studio.results import ResultStore
 from wiro import spec
 
 BROWSER_A = "a" * 32
@@ -45,7 +46,7 @@ def make_store(tmp_path):
 
     def make(**settings) -> ResultStore:
         # A new Database each time: what a restarted process would open.
-        store = ResultStore(tmp_path / "data", ResultSettings(**settings),
+        store = ResultStore(tmp_path / "data", Config(**settings),
                             database=Database(tmp_path / "data"))
         opened.append(store)
         return store
@@ -105,7 +106,7 @@ def test_the_megabyte_cap_holds(make_store, tmp_path):
     noise = tmp_path / "noise.png"
     Image.frombytes("RGB", (300, 300), random.Random(1).randbytes(300 * 300 * 3)).save(noise)
     size = noise.stat().st_size
-    store = make_store(keep_mb=(size * 2.5) / 1024 / 1024)
+    store = make_store(keep_results_mb=(size * 2.5) / 1024 / 1024)
     for n in range(6):
         store.keep("tab", inputs(), details(n), noise)
     count, total = store.usage()
@@ -146,7 +147,7 @@ def test_sharing_off_opens_no_link(make_store, image):
 
 
 def test_with_visitors_keys_results_are_private_to_their_browser(make_store, image):
-    store = make_store(private=True)
+    store = make_store(bring_your_own_key=True)
     store.claim("tab-a", BROWSER_A)
     store.claim("tab-b", BROWSER_B)
     mine = store.keep("tab-a", inputs(), details(1), image)
@@ -189,15 +190,6 @@ def test_a_crash_leaves_no_orphan_files(make_store, image):
     assert [p.name for p in store.root.iterdir()] == [kept.id]
 
 
-def test_settings_from_the_environment():
-    s = ResultSettings.load({"APP_KEEP_RESULTS": "20", "APP_KEEP_RESULTS_MB": "5.5",
-                             "APP_SHARING": "0", "APP_BRING_YOUR_OWN_KEY": "1"})
-    assert (s.keep_results, s.keep_mb, s.sharing, s.private) == (20, 5.5, False, True)
-    assert ResultSettings.load({}).sharing is True
-    with pytest.raises(ValueError, match="APP_KEEP_RESULTS_MB"):
-        ResultSettings.load({"APP_KEEP_RESULTS_MB": "lots"})
-
-
 def test_session_zip_has_exact_images_runs_json_and_a_relative_contact_sheet(
         make_store, image, tmp_path):
     store = make_store()
@@ -236,7 +228,7 @@ def test_keep_never_fails_a_run(tmp_path, monkeypatch):
 @pytest.fixture
 def routed(tmp_path, monkeypatch, image):
     def make(**settings):
-        store = ResultStore(tmp_path / "r", ResultSettings(**settings),
+        store = ResultStore(tmp_path / "r", Config(**settings),
                             database=Database(tmp_path / "r"))
         monkeypatch.setattr(results, "_store", store)
         return store, TestClient(Starlette(routes=share_ui.app_kwargs()["routes"]))

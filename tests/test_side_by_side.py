@@ -8,7 +8,8 @@ import pytest
 
 from studio import side_by_side
 from studio.backend import Backend
-from studio.guards import Guard, GuardSettings, RunRefused
+from studio.config import Config
+from studio.guards import Guard, RunRefused
 from studio.outputs import OutputStore
 from studio.run import ActiveRuns, RunUpdate
 from studio.status import RunStatus
@@ -99,7 +100,7 @@ def test_an_error_in_one_run_is_shown_in_its_slot():
 # --- the guard: one admission for the session, every seed a run for the caps -----------------
 
 def test_a_batch_is_one_admission_for_the_session_cap():
-    guard = Guard(GuardSettings(runs_per_session=1, runs_at_once=4))
+    guard = Guard(Config(runs_per_session=1, max_concurrent_runs=4))
     tickets = guard.admit_batch("tab", "c", 3)
     assert len(tickets) == 3
     with pytest.raises(RunRefused, match="already has 3 run"):
@@ -113,7 +114,7 @@ def test_a_batch_is_one_admission_for_the_session_cap():
 
 
 def test_every_seed_counts_against_the_overall_and_hourly_caps():
-    guard = Guard(GuardSettings(runs_per_session=1, runs_at_once=4,
+    guard = Guard(Config(runs_per_session=1, max_concurrent_runs=4,
                                 runs_per_client_per_hour=5))
     other = guard.admit_batch("other-tab", "d", 2)
     with pytest.raises(RunRefused, match="too busy for 3 runs"):
@@ -121,7 +122,7 @@ def test_every_seed_counts_against_the_overall_and_hourly_caps():
     assert len(guard.admit_batch("tab", "c", 2)) == 2
     for t in other:
         t.release()
-    guard2 = Guard(GuardSettings(runs_per_session=0, runs_per_client_per_hour=5))
+    guard2 = Guard(Config(runs_per_session=0, runs_per_client_per_hour=5))
     for t in guard2.admit_batch("s", "c", 4):
         t.release()
     with pytest.raises(RunRefused, match="1 of this demo's 5 runs for the hour are left"):
@@ -169,7 +170,7 @@ def values(**changes):
 def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, tmp_path):
     sim_state.configure(hold_running=True)
     registry, slots = ActiveRuns(), side_by_side.SlotTasks()
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     seeds = [11, 22, 33]
     row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(), seeds,
                                slots=slots, admit_batch=lambda n: guard.admit_batch("tab", "c",
@@ -203,7 +204,7 @@ def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, 
 def test_stop_all_and_closing_the_row_stop_every_task(backend, sim_state, tmp_path):
     sim_state.configure(hold_running=True)
     registry, slots = ActiveRuns(), side_by_side.SlotTasks()
-    guard = Guard(GuardSettings())
+    guard = Guard(Config())
     row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(),
                                [1, 2], slots=slots,
                                admit_batch=lambda n: guard.admit_batch("tab", "c", n))
@@ -228,7 +229,7 @@ def test_stop_all_and_closing_the_row_stop_every_task(backend, sim_state, tmp_pa
 
 def test_invalid_inputs_or_a_refusal_start_nothing(backend, sim_state, tmp_path):
     registry, slots = ActiveRuns(), side_by_side.SlotTasks()
-    guard = Guard(GuardSettings(runs_at_once=2))
+    guard = Guard(Config(max_concurrent_runs=2))
     bad = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
                                     values(width=100), [1, 2], slots=slots,
                                     admit_batch=lambda n: guard.admit_batch("t", "c", n)))

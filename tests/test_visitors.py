@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from studio.backend import AppSettings
-from studio.guards import Guard, GuardSettings
+from studio.config import Config
+from studio.guards import Guard
 from studio.visitors import (MCP_HEADER, Visitors, address_of, mcp_caller_header,
                              read_mcp_caller)
 
@@ -80,13 +80,6 @@ def test_junk_in_the_header_falls_back_to_the_peer():
                       trust_proxy_headers=True) == "10.0.0.1"
 
 
-def test_settings_read_the_number_of_proxies():
-    settings = AppSettings.load({"APP_TRUST_PROXY_HEADERS": "1", "APP_TRUSTED_PROXY_HOPS": "2"})
-    assert settings.trust_proxy_headers and settings.trusted_proxy_hops == 2
-    assert AppSettings.load({"SPACE_ID": "me/demo"}).trusted_proxy_hops == 1
-    assert AppSettings.load({"SPACE_ID": "me/demo"}).trust_proxy_headers
-
-
 def test_only_a_header_this_process_signed_names_an_mcp_caller():
     good = mcp_caller_header(REAL, "abc")
     assert read_mcp_caller(good) == (REAL, "abc")
@@ -103,7 +96,7 @@ class FakeRequest:
 
 
 def test_a_forged_mcp_header_is_just_ignored():
-    visitors = Visitors(AppSettings())
+    visitors = Visitors(Config())
     peer = type("Peer", (), {"host": "198.51.100.4"})()
     forged = FakeRequest({MCP_HEADER: "e30." + "0" * 64}, peer)
     assert visitors.identify(forged, "tab").address == "198.51.100.4"
@@ -122,14 +115,14 @@ def capped(live_app, app_sim, monkeypatch):
     live_app.state.configure(pace=0)  # instant runs: only admission matters here
 
     def set_up(trust: bool, per_hour: int = 3):
-        monkeypatch.setattr(page, "guard", Guard(GuardSettings(
-            runs_per_session=1, runs_at_once=8, runs_per_client_per_hour=per_hour)))
-        monkeypatch.setattr(page, "visitors", Visitors(AppSettings(trust_proxy_headers=trust)))
+        monkeypatch.setattr(page, "guard", Guard(Config(
+            runs_per_session=1, max_concurrent_runs=8, runs_per_client_per_hour=per_hour)))
+        monkeypatch.setattr(page, "visitors", Visitors(Config(trust_proxy_headers=trust)))
         monkeypatch.setattr(page.visitors, "hops", 1)
         return page
     yield set_up
     live_app.state.configure(pace=pace)
-    Visitors(live_app.app.APP_SETTINGS)  # the app's own settings for MCP again
+    Visitors(live_app.app.CONFIG)  # the app's own settings for MCP again
 
 
 def api_call(live_app, headers):

@@ -10,21 +10,12 @@ from gradio_client import handle_file
 from wiro import spec
 
 from .. import apidoc
+from ..gradio_patches import describe_parameter
 from ..page import DemoPage
 from .form import number_input
 
 # The "Use via API" page shows this as the example call: one of Wiro's own sample inputs.
 EXAMPLE_IMAGE = spec.sample_input_url("bfl-flux-2-pro-input-4.jpg")
-
-
-def _described(component: gr.components.Component, field: spec.ModelInput) -> Any:
-    """API info with the spec's description of the parameter (shown on the API page)."""
-    info = component.api_info()
-    text = apidoc.parameter_help(field)
-    described = {**info, "description": text, "additional_description": text}
-    component.api_info = lambda: described
-    component.api_info_as_input = lambda: described
-    return component
 
 
 def build(page: DemoPage, **events: Any) -> None:
@@ -40,7 +31,7 @@ def build(page: DemoPage, **events: Any) -> None:
                                     choices=list(spec.OUTPUT_FORMAT.option_values),
                                     allow_custom_value=True)
         for component, field in zip([images, prompt, *numbers, output_format], spec.INPUTS):
-            _described(component, field)
+            describe_parameter(component, apidoc.parameter_help(field))
         image = gr.File(label="Image")
         details = gr.JSON(label="Run details")
         # Named and described for API and MCP clients from wiro.spec (studio/apidoc.py).

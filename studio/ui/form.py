@@ -11,17 +11,14 @@ import gradio as gr
 from wiro import spec
 
 from .. import sizes, snippets
+from ..gradio_patches import raw_number
 
 
 def number_input(field: spec.ModelInput, **extra) -> gr.Number:
-    """A whole-number box (typed "integer" for API callers) that hands over exactly what it
-    was given: Gradio's own preprocessing would round 1024.5 to 1024 without a word, or fail
-    on "abc"; wiro.validation names the field and says what to change instead. (An instance
-    override, not a subclass: Gradio writes a .pyi stub beside every subclass.)"""
-    box = gr.Number(label=field.label, value=field.default, step=field.step, precision=0,
-                    **extra)
-    box.preprocess = lambda payload: payload
-    return box
+    """A whole-number box (typed "integer" for API callers) that hands over what was typed,
+    for wiro.validation to judge (studio/gradio_patches.raw_number)."""
+    return raw_number(gr.Number(label=field.label, value=field.default, step=field.step,
+                                precision=0, **extra))
 
 
 def field_marks(data: dict[str, Any] | None = None, **raw: Any) -> str:

@@ -1,0 +1,72 @@
+"""Every setting the app reads, typed and declared once, read once at start.
+
+`Config.load()` reads `.env` overlaid by the environment (the environment wins) and returns
+one frozen `Config`: the page's own settings (APP_*), the client's (`config.wiro`, WIRO_*,
+declared in wiro/settings.py) and the few of Gradio's that the app acts on. app.py loads it
+once and hands it down; nothing else reads the environment. Each variable has its line in
+.env.example (tests/test_config.py holds the two together).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from wiro.settings import Settings, documented, merged_environment, read, setting
+
+
+def _at_least_one(raw: str) -> int:
+    number = float(raw)
+    if number != int(number) or number < 1:
+        raise ValueError("must be a whole number, 1 or more")
+    return int(number)
+
+
+@dataclass(frozen=True)
+class Config:
+    wiro: Settings = field(default_factory=Settings)
+
+    # --- the page
+    # Runs the app serves at the same time (also Gradio's queue concurrency for runs).
+    max_concurrent_runs: int = setting("APP_MAX_CONCURRENT_RUNS", 4, _at_least_one)
+    # A run's updates go to the page as soon as Wiro reports a step (True) or on a 0.25 s tick.
+    push_updates: bool = setting("APP_PUSH_UPDATES", True)
+    # Keyless mode: how fast the simulator walks a task (1.0 ≈ 5 s an image, 0 = instant).
+    simulator_pace: float = setting("WIRO_SIMULATOR_PACE", 1.0)
+    mcp_server: bool = setting("GRADIO_MCP_SERVER", True)
+
+    # --- guarding a public Space (0 = no cap)
+    runs_per_session: int = setting("APP_RUNS_PER_SESSION", 1)
+    runs_per_client_per_hour: int = setting("APP_RUNS_PER_CLIENT_PER_HOUR", 30)
+    daily_spend_cap_usd: float = setting("APP_DAILY_SPEND_CAP_USD", 0.0)
+    bring_your_own_key: bool = setting("APP_BRING_YOUR_OWN_KEY", False)
+    # Behind a proxy that appends the visitor's address to X-Forwarded-For (on by itself on a
+    # Hugging Face Space): the visitor is the entry `trusted_proxy_hops` from the right.
+    trust_proxy_headers: bool = setting("APP_TRUST_PROXY_HEADERS", False)
+    trusted_proxy_hops: int = setting("APP_TRUSTED_PROXY_HOPS", 1, _at_least_one)
+
+    # --- what survives a restart, and kept results
+    data_dir: Path = setting("APP_DATA_DIR", Path(".data"))
+    keep_results: int = setting("APP_KEEP_RESULTS", 1000)
+    keep_results_mb: float = setting("APP_KEEP_RESULTS_MB", 1024.0)
+    sharing: bool = setting("APP_SHARING", True)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None,
+             dotenv_path: str | os.PathLike | None = ".env") -> "Config":
+        values = merged_environment(environ, dotenv_path)
+        config = read(cls, values)
+        changes: dict[str, Any] = {"wiro": read(Settings, values)}
+        if values.get("SPACE_ID") and not (values.get("APP_TRUST_PROXY_HEADERS") or "").strip():
+            changes["trust_proxy_headers"] = True  # a Space always sits behind its proxy
+        return replace(config, **changes)
+
+    def with_changes(self, **changes: Any) -> "Config":
+        """A copy with some settings changed (tests; the simulator's own client)."""
+        return replace(self, **changes)
+
+
+def variables() -> dict[str, Any]:
+    """{variable: default} for every setting the app reads."""
+    return {**documented(Settings), **documented(Config)}

@@ -1,0 +1,82 @@
+"""Each change studio/gradio_patches.py makes to Gradio, checked to still do something on the
+installed release (an upgrade that makes one a no-op fails here, by name)."""
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+import gradio.mcp as gradio_mcp
+import pytest
+from gradio.routes import App
+
+from studio import gradio_patches
+from studio.admission import UploadGate
+
+
+class Page:  # what the patches consult; only its visitors are used here
+    visitors = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed():
+    gradio_patches.install(Page())
+
+
+def test_written_for_this_gradio_release():
+    # Read every patch again (and this module's list) before moving to another release.
+    assert gr.__version__ == gradio_patches.GRADIO_VERSION
+
+
+def test_uvicorn_trusts_no_forwarded_header_by_default(monkeypatch):
+    import uvicorn
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    gradio_patches.install(Page())
+    assert os.environ["FORWARDED_ALLOW_IPS"] == ""
+    # Uvicorn still reads the variable (else loopback peers' X-Forwarded-For is believed).
+    assert uvicorn.Config(app=None).forwarded_allow_ips == ""
+
+
+def test_the_app_gradio_builds_has_our_middleware():
+    with gr.Blocks() as demo:
+        gr.Markdown("hi")
+    app = App.create_app(demo)
+    assert UploadGate in [m.cls for m in app.user_middleware]
+
+
+def test_the_mcp_server_is_ours_and_every_method_it_overrides_still_exists():
+    ours = gradio_mcp.GradioMCPServer
+    assert getattr(ours, "patched_by_studio", False)
+    base = ours.__mro__[1]
+    for name in ("simplify_filedata_schema", "convert_strings_to_filedata",
+                 "_execute_tool_without_progress", "_prepare_tool_call_args"):
+        assert name in vars(ours) and hasattr(base, name), name
+
+
+def test_a_number_box_hands_over_what_was_typed():
+    stock = gr.Number(precision=0)
+    assert stock.preprocess(1024.5) != 1024.5  # Gradio rounds: the patch is still needed
+    assert gradio_patches.raw_number(gr.Number(precision=0)).preprocess(1024.5) == 1024.5
+    assert gradio_patches.raw_number(gr.Number(precision=0)).preprocess("abc") == "abc"
+
+
+def test_an_api_parameter_carries_its_description():
+    with gr.Blocks() as demo:
+        box = gradio_patches.describe_parameter(gr.Number(label="Seed"), "CANARY help")
+        out = gr.Textbox()
+        gr.Button().click(lambda seed: str(seed), box, out, api_name="echo")
+    info = demo.get_api_info()
+    [parameter] = info["named_endpoints"]["/echo"]["parameters"]
+    assert "CANARY help" in str(parameter)
+
+
+def test_compat_helpers():
+    schema = {"type": "object", "properties": {"files": {
+        "$defs": {"FileData": {"type": "string"}}, "type": "array",
+        "items": {"$ref": "#/$defs/FileData", "type": "string"}}}}
+    assert gradio_patches._drop_refs(schema) == {"type": "object", "properties": {"files": {
+        "type": "array", "items": {"type": "string"}}}}
+    assert gradio_patches._expand_items({"files": ["a", "b"]}, ["files", "items"]) == [
+        ["files", 0], ["files", 1]]
+    assert gradio_patches._expand_items({"files": []}, ["files", "items"]) == []
+    assert gradio_patches._expand_items({"one": "a"}, ["one"]) == [["one"]]
