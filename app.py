@@ -55,7 +55,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             with gr.Row(equal_height=True, elem_id="run-row"):
                 run_button = gr.Button("Generate", variant="primary", scale=3, elem_id="generate")
                 stop_button = gr.Button("Stop", interactive=False, scale=1, elem_id="stop")
-            estimate = gr.HTML(cost.estimate_html(cost.estimate(spec.defaults())),
+            estimate = gr.HTML(cost.estimate_html(cost.estimate(spec.defaults()),
+                                                 simulated=backend.is_simulator),
                                elem_id="cost-estimate")
         with gr.Column(elem_id="result-col"):
             status = gr.HTML(run_status.to_html(run_status.IDLE), elem_id="run-status-box",

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from wiro import spec
 
 from . import references
-from .cost import compare_text, money
+from .cost import compare_text, spent_text
 
 MAX_ENTRIES = 40
 INPUT_NAMES = tuple(f.name for f in spec.INPUTS)
@@ -46,6 +46,7 @@ def entry(inputs: Mapping[str, Any], details: Mapping[str, Any], image: str,
         "result_height": details.get("height"),
         "result_format": details.get("format"),
         "cost_usd": details.get("cost_usd"),
+        "simulated": bool(details.get("simulated")),  # the simulator's price: no charge
         "estimate_usd": estimate_usd,
         "seconds": details.get("total_seconds"),
         "finished_at": finished_at if finished_at is not None else time.time(),
@@ -113,7 +114,8 @@ def render_card(item: Mapping[str, Any], number: int) -> str:
     fmt = str(item.get("result_format") or inputs.get(spec.OUTPUT_FORMAT.name) or "").upper()
     asked = (f"{_size(inputs, spec.WIDTH.name)}×{_size(inputs, spec.HEIGHT.name)}")
     got = f"{item.get('result_width')}×{item.get('result_height')}"
-    cost = compare_text(item.get("estimate_usd"), item.get("cost_usd")) or "—"
+    simulated = bool(item.get("simulated"))
+    cost = compare_text(item.get("estimate_usd"), item.get("cost_usd"), simulated) or "—"
     seconds = item.get("seconds")
     facts = [
         ("Seed", inputs.get(spec.SEED.name)),
@@ -141,7 +143,8 @@ def render_card(item: Mapping[str, Any], number: int) -> str:
         f'<button type="button" class="hist-use" data-action="use" data-task="{task}"'
         f' title="Add this image to the reference images">Use as reference</button>'
         f"</div>"
-        f'<div class="hist-task">task {task}{" · " + money(charged) if charged else ""}</div>'
+        f'<div class="hist-task">task {task}'
+        f'{" · " + spent_text(charged, simulated) if charged else ""}</div>'
         f"</figcaption></figure>")
 
 

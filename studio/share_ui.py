@@ -149,14 +149,15 @@ def download(outputs: OutputStore, request: gr.Request):
     data = result_views.session_zip(store(), kept)
     path = outputs.save(session, f"flux2pro-session-{len(kept)}-results.zip", data)
     return (gr.update(value=str(path), visible=True),
-            f"{len(kept)} results: the images as Wiro returned them, runs.json, and "
-            "index.html (a contact sheet that opens offline).")
+            f"{result_views.results_count(len(kept))}: the images as Wiro returned them, "
+            "runs.json, and index.html (a contact sheet that opens offline).")
 
 
 def restore_values(result: Result, outputs: OutputStore,
                    session: str) -> tuple[dict, list[str]]:
-    """The page's inputs (by spec name) and reference entries from a kept result. Uploaded references come back as copies in the
-    tab's own output folder, which the page may show and the next run may send."""
+    """The page's inputs (by spec name) and reference entries from a kept result. Uploaded
+    references come back as copies in the tab's own output folder, which the page may show
+    and the next run may send."""
     refs = []
     for number, ref in enumerate(result.references, start=1):
         if ref.get("kind") == "url":

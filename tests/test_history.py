@@ -198,23 +198,28 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
     assert third["inputs"][3]["width"] == 256
 
 
-def test_estimate_beside_generate_and_charge_after(page, app_sim, live_app):
+def test_estimate_beside_generate_and_the_price_after_says_simulated(page, app_sim, live_app):
+    """Keyless, the page runs on the simulator: every price it shows says no money moved."""
     expect = _expect()
     box = page.locator("#cost-estimate .cost-estimate")
     # The two default references are URLs: their size is unknown here, so assumed (and said).
-    expect(box).to_contain_text("Estimated cost: $0.060", timeout=UI_MS)
+    expect(box).to_contain_text("Price on Wiro: $0.060 (simulated — no charge)", timeout=UI_MS)
     expect(box).to_contain_text("URL images assumed 1024×1024", timeout=UI_MS)
     page.click("#ref-clear")
-    expect(box).to_contain_text("Estimated cost: $0.030", timeout=UI_MS)
+    expect(box).to_contain_text("Price on Wiro: $0.030", timeout=UI_MS)
     expect(box).not_to_contain_text("URL images", timeout=UI_MS)
     open_advanced(page)
     set_number(page, "width", 2048)
     set_number(page, "height", 1024)
-    expect(box).to_contain_text("Estimated cost: $0.045", timeout=UI_MS)
+    expect(box).to_contain_text("Price on Wiro: $0.045", timeout=UI_MS)
     page.click("#generate")
     wait_done(page)
-    expect(page.locator("#cost-compare")).to_contain_text(
-        "Last run: estimated $0.045, charged $0.045", timeout=UI_MS)
+    line = page.locator("#cost-compare")
+    expect(line).to_contain_text("Last run: $0.045 simulated — no charge", timeout=UI_MS)
+    expect(line).not_to_contain_text("charged")
+    card = page.locator("#history .hist-card").first
+    expect(card.locator("[data-fact=cost]")).to_contain_text("$0.045 simulated — no charge")
+    expect(card.locator(".hist-task")).to_contain_text("simulated — no charge")
 
 
 def test_request_as_code_follows_the_inputs(page, app_sim):

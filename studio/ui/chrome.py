@@ -36,7 +36,8 @@ A11Y_JS = """
 const fixMarkup = () => {
   for (const e of document.querySelectorAll('.empty[aria-label]:not([role])'))
     e.setAttribute('role', 'img');
-  for (const img of document.querySelectorAll('.thumbnail-item img[alt]:not([alt=""]), footer img[alt]:not([alt=""])'))
+  const echoes = '.thumbnail-item img[alt]:not([alt=""]), footer img[alt]:not([alt=""])';
+  for (const img of document.querySelectorAll(echoes))
     img.setAttribute('alt', '');
 };
 let pending = false;

@@ -5,6 +5,7 @@ going, its own Stop. A refusal of the whole batch (bad seeds, not confirmed, bad
 cap) is said once, above the row, and the row stays hidden."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 import gradio as gr
@@ -36,9 +37,10 @@ class SideBySide:
                                     scale=3, elem_id="sbs-seeds")
             with gr.Column(scale=3):
                 self.cost = gr.HTML(cost.estimate_html(cost.estimate(estimate),
-                                                       side_by_side.MIN_SEEDS),
+                                                       side_by_side.MIN_SEEDS,
+                                                       simulated=self.simulated),
                                     elem_id="sbs-cost")
-                self.confirm = gr.Checkbox(label=side_by_side.confirm_label(side_by_side.MIN_SEEDS),
+                self.confirm = gr.Checkbox(label=self.confirm_label(side_by_side.MIN_SEEDS),
                                            value=False, elem_id="sbs-confirm")
             self.run_button = gr.Button("Compare seeds", variant="primary", scale=2,
                                         elem_id="sbs-run")
@@ -58,6 +60,13 @@ class SideBySide:
                                                 elem_id=f"sbs-stop-{slot}"))
 
     @property
+    def simulated(self) -> bool:
+        return self.page.backend.is_simulator
+
+    def confirm_label(self, runs: int) -> str:
+        return side_by_side.confirm_label(runs, simulated=self.simulated)
+
+    @property
     def outputs(self) -> set:
         return {self.status, self.cost_line, self.confirm, *self.columns, *self.images,
                 *self.statuses, *self.stops}
@@ -68,7 +77,7 @@ class SideBySide:
         if runs == data[self.runs_shown]:
             # Explicit skips: Gradio reads an empty dict as one (missing) output value.
             return {self.confirm: gr.skip(), self.runs_shown: gr.skip()}
-        return {self.confirm: gr.Checkbox(label=side_by_side.confirm_label(runs), value=False),
+        return {self.confirm: gr.Checkbox(label=self.confirm_label(runs), value=False),
                 self.runs_shown: runs}
 
     def said_once(self, kind: str, title: str, detail: str = "", problems=()) -> dict:
@@ -101,7 +110,7 @@ class SideBySide:
             return
         if not data[self.confirm]:
             yield self.said_once("refused", "Not run — nothing was charged.",
-                                 f"Tick “{side_by_side.confirm_label(len(seeds))}” first.")
+                                 f"Tick “{self.confirm_label(len(seeds))}” first.")
             return
         values = {**self.form.values(data), spec.SEED.name: seeds[0]}
         inputs, estimate = hist.snapshot(values), cost.estimate(values)
@@ -142,6 +151,8 @@ class SideBySide:
                 for index, update in enumerate(latest):
                     shown.update(self.slot_view(index, seeds[index], update))
                     if update and update.image and update.details and index not in recorded:
+                        update = replace(update, details={"simulated": self.simulated,
+                                                          **update.details})
                         recorded.add(index)
                         charged.append(update.details.get("cost_usd") or 0.0)
                         entries = hist.add(entries, hist.entry(
@@ -159,7 +170,9 @@ class SideBySide:
                     if charged:
                         shown[self.cost_line] = cost.compare_html(
                             estimated * len(seeds) if estimated is not None else None,
-                            round(sum(charged), 6), f"Side by side ({len(charged)} charged runs)")
+                            round(sum(charged), 6),
+                            f"Side by side ({len(charged)} {'' if self.simulated else 'charged '}"
+                            f"run{'s' if len(charged) > 1 else ''})", simulated=self.simulated)
                 elif first:
                     shown[self.status] = to_html(RunStatus(
                         "running", f"Running {len(seeds)} seeds side by side…"))

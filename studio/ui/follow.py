@@ -36,10 +36,11 @@ class Followers:
         values = self.form.values(data)
         estimate = cost.estimate(values)
         missing = cost.size_problem(values) if estimate is None else ""
-        return {self.estimate: cost.estimate_html(estimate, missing=missing),
+        simulated = self.compare.page.backend.is_simulator
+        return {self.estimate: cost.estimate_html(estimate, missing=missing, simulated=simulated),
                 self.size_marks: field_marks(width=values[spec.WIDTH.name],
                                              height=values[spec.HEIGHT.name]),
                 self.seed_marks: field_marks(seed=values[spec.SEED.name]),
                 self.curl: snippets.curl(values), self.python: snippets.python(values),
                 self.compare.cost: cost.estimate_html(estimate, runs_for(data[self.compare.seeds]),
-                                                      missing)}
+                                                      missing, simulated)}

@@ -7,7 +7,7 @@ progress frame of the result's shape takes their place; then each RunUpdate is r
 reference, and the estimate beside the charge."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import gradio as gr
@@ -100,6 +100,9 @@ class Generate:
             if randomize and update.seed is not None:
                 shown[self.form.seed] = update.seed
             if update.image is not None and update.details:
+                # The simulator's price is no charge: history and kept results say so.
+                update = replace(update, details={"simulated": self.page.backend.is_simulator,
+                                                  **update.details})
                 # The image first, on its own: everything else can follow a moment later.
                 yield {**shown, view.image: gr.Image(value=update.image, visible=True,
                                                      alt_text=alt_text(values, update))}
@@ -121,7 +124,8 @@ class Generate:
                  view.download: gr.File(value=update.image, visible=True),
                  view.details: update.details,
                  view.use_as_reference: gr.Button(visible=True),
-                 view.cost_line: cost.compare_html(estimated, update.details.get("cost_usd")),
+                 view.cost_line: cost.compare_html(estimated, update.details.get("cost_usd"),
+                                                   simulated=self.page.backend.is_simulator),
                  self.history: entries, self.history_html: hist.render(entries)}
         if images:
             shown[view.slider] = gr.update(value=(images[0], update.image), visible=True)
