@@ -78,7 +78,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             sizes = SizeInputs()
             advanced = AdvancedInputs()
             inspirations = Inspirations()
-    code_curl, code_python = code_panel()
+    code = code_panel()
     form = Form(refs.entries, prompt, sizes.width, sizes.height, advanced.safety, advanced.seed,
                 advanced.output_format, advanced.randomize, key, secret)
     with gr.Accordion("Side by side: the same inputs with 2–4 seeds", open=False,
@@ -89,8 +89,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     view = ResultView(status, result, use_ref, slider, download, details, cost_line,
                       run_button, stop_button)
     generate = Generate(page, form, refs, view, history.entries, history.html)
-    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code_curl, code_python,
-                       compare)
+    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code, compare)
 
     # --- wiring ----------------------------------------------------------------------------
     run_event = run_button.click(generate.run, generate.inputs, generate.outputs,
@@ -103,6 +102,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     use_ref.click(generate.use_result, {history.entries, details, refs.entries}, refs.outputs,
                   **QUIET)
     refs.wire(QUIET)
+    code.wire(form, QUIET)
     inspirations.table.click(inspirations.fill(prompt, refs), {inspirations.table},
                              {prompt} | refs.outputs, **QUIET)
     gr.on([sizes.ratio.input, sizes.megapixels.input],

@@ -13,6 +13,9 @@ read again before an upgrade lands.
    call Gradio makes back into the app (studio/visitors.py counts them).
 4. Components: a number box hands over what was typed (`raw_number`), and an API
    parameter carries the spec's description (`describe_parameter`).
+5. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
+   the config in the page leaves out each component's API schema, which only API clients
+   read (from /config and /info, both left whole).
 """
 from __future__ import annotations
 
@@ -44,15 +47,21 @@ def install(page: Any) -> None:
     if "mcp" not in _installed:
         _replace_mcp_server()
         _installed.add("mcp")
+    if "lean_page" not in _installed:
+        _lean_page_config()
+        _installed.add("lean_page")
 
 
 # --- 2. middleware -------------------------------------------------------------------------
 
 def _middleware() -> list[type]:
     """Outermost first."""
+    from starlette.middleware.gzip import GZipMiddleware
+
     from .admission import UploadGate
 
-    return [UploadGate]
+    # Gzip skips event streams (the queue's updates) and files already compressed (images).
+    return [GZipMiddleware, UploadGate]
 
 
 def _add_middleware() -> None:
@@ -169,3 +178,31 @@ def describe_parameter(component: Any, text: str) -> Any:
     component.api_info_as_input = lambda: described
     return component
 
+
+# --- 5. a light page -----------------------------------------------------------------------
+
+API_SCHEMA_KEYS = ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs")
+
+
+def lean_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The page's copy of the config without the components' API schemas (about 40 % of
+    it); the page itself never reads them."""
+    components = [{k: v for k, v in c.items() if k not in API_SCHEMA_KEYS}
+                  for c in config.get("components") or ()]
+    return {**config, "components": components}
+
+
+def _lean_page_config() -> None:
+    from gradio import routes
+
+    templates = routes.templates
+    original = templates.TemplateResponse
+
+    def template_response(*args: Any, **kwargs: Any) -> Any:
+        context = kwargs.get("context")
+        if isinstance(context, dict) and isinstance(context.get("config"), dict):
+            kwargs["context"] = {**context, "config": lean_config(context["config"])}
+        return original(*args, **kwargs)
+
+    template_response.patched_by_studio = True  # type: ignore[attr-defined]
+    templates.TemplateResponse = template_response  # type: ignore[method-assign]

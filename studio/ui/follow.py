@@ -8,9 +8,9 @@ import gradio as gr
 
 from wiro import spec
 
-from .. import cost, snippets
+from .. import cost
 from .compare import SideBySide, runs_for
-from .form import Form, field_marks
+from .form import CodePanel, Form, field_marks
 
 
 @dataclass
@@ -19,18 +19,17 @@ class Followers:
     estimate: gr.HTML
     size_marks: gr.HTML
     seed_marks: gr.HTML
-    curl: gr.Code
-    python: gr.Code
+    code: CodePanel
     compare: SideBySide
 
     @property
     def inputs(self) -> set:
-        return self.form.model | {self.compare.seeds}
+        return self.form.model | {self.compare.seeds, self.code.open}
 
     @property
     def outputs(self) -> set:
-        return {self.estimate, self.size_marks, self.seed_marks, self.curl, self.python,
-                self.compare.cost}
+        return {self.estimate, self.size_marks, self.seed_marks, self.code.curl,
+                self.code.python, self.compare.cost}
 
     def changed(self, data: dict) -> dict:
         values = self.form.values(data)
@@ -41,6 +40,7 @@ class Followers:
                 self.size_marks: field_marks(width=values[spec.WIDTH.name],
                                              height=values[spec.HEIGHT.name]),
                 self.seed_marks: field_marks(seed=values[spec.SEED.name]),
-                self.curl: snippets.curl(values), self.python: snippets.python(values),
+                **(self.code.blocks(values) if data[self.code.open] else
+                   {self.code.curl: gr.skip(), self.code.python: gr.skip()}),
                 self.compare.cost: cost.estimate_html(estimate, runs_for(data[self.compare.seeds]),
                                                       missing, simulated)}
