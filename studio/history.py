@@ -86,7 +86,8 @@ def use_as_reference(refs: list[str] | None, item: Mapping[str, Any]) -> tuple[l
 # --- rendering ---------------------------------------------------------------------------
 
 def file_url(path: str) -> str:
-    return f"/gradio_api/file={quote(path)}"
+    """Relative to the page, so it holds when the app is served under a path prefix."""
+    return f"gradio_api/file={quote(path)}"
 
 
 def _ref_thumbs(images: list[str]) -> str:

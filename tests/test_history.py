@@ -84,7 +84,7 @@ def test_render_shows_what_the_issue_asks_for(tmp_path):
                          details(), str(tmp_path / "o.png"), estimate_usd=0.03)
     page = history.render([item])
     assert "A &lt;b&gt;bold&lt;/b&gt; fox" in page
-    assert f"/gradio_api/file={tmp_path}" in page  # served by the app, not a CDN link
+    assert f"gradio_api/file={tmp_path}" in page  # served by the app, not a CDN link
     for fact in ("Seed", "5", "512×256", "PNG", "Safety Tolerance", "estimated $0.030, "
                  "charged $0.030", "2.5 s", 'data-action="restore"', 'data-action="use"',
                  URL_1):
@@ -157,10 +157,10 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
     live_app.wait_until(lambda: all(c["loaded"] for c in cards(page)), timeout=10,
                         message="history images to load")
     for card in shown:
-        assert card["src"].startswith("/gradio_api/file=")
+        assert card["src"].startswith("gradio_api/file=")  # relative: under a prefix too
         assert str(live_app.app.outputs.root) in card["src"]  # the app's copy, not the CDN
     assert "77" in shown[0]["facts"] and "256×384" in shown[0]["facts"]
-    assert "JPEG" in shown[0]["facts"] and "charged" in shown[0]["facts"]
+    assert "JPEG" in shown[0]["facts"] and "simulated — no charge" in shown[0]["facts"]
     assert "123" in shown[1]["facts"] and "512×512" in shown[1]["facts"]
     assert (shown[0]["refs"], shown[1]["refs"]) == (0, 3)
     live_app.artifacts.mkdir(exist_ok=True)
