@@ -113,14 +113,19 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
           follow.outputs, trigger_mode="always_last", **QUIET)
     compare.seeds.change(compare.seeds_changed, {compare.seeds, compare.runs_shown},
                          [compare.confirm, compare.runs_shown], **QUIET)
-    history.html.click(history.action(form, refs), {history.entries, refs.entries},
+    def restored(values: dict, text: str) -> dict:
+        """A restore shows its size's presets, and says what it did in the status."""
+        return {**sizes.restored(values[spec.WIDTH.name], values[spec.HEIGHT.name]),
+                status: run_status.to_html(run_status.RunStatus("idle", text))}
+
+    history.html.click(history.action(form, refs, restored), {history.entries, refs.entries},
                        {*form.fill(spec.defaults()), *refs.outputs, form.randomize,
-                        history.note},
+                        history.note, *restored(spec.defaults(), "")},
                        **QUIET)
     compare_event = compare.run_button.click(
         compare.run, compare.inputs, compare.outputs | {history.entries, history.html},
         show_progress="hidden", **PRIVATE, **RUNS)
-    keep.wire(demo, [run_event, compare_event], form, refs, page.outputs)
+    keep.wire(demo, [run_event, compare_event], form, refs, page.outputs, restored)
     for slot, button in enumerate(compare.stops):
         button.click(compare.slot_stop(slot), None, None, **QUIET)
     api.build(page, **RUNS)

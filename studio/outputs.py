@@ -39,8 +39,12 @@ class OutputStore:
     def _folder(self, session: str) -> Path:
         return self.root / folder_name(session)
 
-    def save(self, session: str, filename: str, data: bytes) -> Path:
+    def save(self, session: str, filename: str, data: bytes, subfolder: str = "") -> Path:
+        """`subfolder` (one level, inside the session's folder) keeps two files of the same
+        name apart, each under the name a visitor knows it by."""
         folder = self._folder(session)
+        if subfolder:
+            folder = folder / _file_name(subfolder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / _file_name(filename)
         path.write_bytes(data)

@@ -137,9 +137,15 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
         guessed = viewer.goto(f"{live_app.url}/share/{secrets.token_urlsafe(16)}")
         assert guessed.status == 404 and "Not found" in viewer.content()
 
-        # The maker deletes it: the link now says not found.
+        # The maker deletes it, once asked and sure: the link now says not found.
         open_keep(page)
         page.click("#unshare")
+        expect(page.locator("#delete-confirm")).to_contain_text("seed 4242", timeout=UI_MS)
+        page.click("#delete-no")
+        expect(page.locator("#delete-confirm")).to_be_hidden(timeout=UI_MS)
+        assert viewer.goto(link).status == 200  # Cancel deleted nothing
+        page.click("#unshare")
+        page.click("#delete-yes")
         expect(page.locator("#share-note")).to_contain_text("Deleted", timeout=UI_MS)
         gone = viewer.goto(link)
         assert gone.status == 404 and "Not found" in viewer.content()
@@ -233,8 +239,7 @@ def open_app(page, url):
 
 def kept_options(page):
     open_keep(page)
-    page.click("#share-pick input")
-    return page.locator("#share-pick [role=option]")
+    return page.locator("#share-pick .kept-item")
 
 
 def test_with_visitors_keys_each_browser_sees_only_its_own_results(tmp_path, browser):

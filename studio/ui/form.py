@@ -101,6 +101,12 @@ class SizeInputs:
         gr.Markdown("Multiples of 16 from 64 to 2048, or 0 to match image 1. "
                     "1 MP ≈ 1024×1024.", elem_classes="field-help")
 
+    def restored(self, width: Any, height: Any) -> dict:
+        """The presets showing a restored size (none picked when no preset makes it)."""
+        ratio, megapixels = sizes.presets_of(width, height)
+        return {self.ratio: ratio, self.megapixels: megapixels if megapixels is not None
+                else gr.skip()}
+
     def apply(self, data: dict, first_image: tuple[int, int] | None) -> dict:
         width, height = sizes.preset(data[self.ratio], data[self.megapixels], first_image)
         return {self.width: width, self.height: height}
