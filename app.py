@@ -89,7 +89,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     view = ResultView(status, result, use_ref, slider, download, details, cost_line,
                       run_button, stop_button)
     generate = Generate(page, form, refs, view, history.entries, history.html)
-    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code, compare)
+    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code, compare, status)
 
     # --- wiring ----------------------------------------------------------------------------
     run_event = run_button.click(generate.run, generate.inputs, generate.outputs,
@@ -103,8 +103,9 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
                   **QUIET)
     refs.wire(QUIET)
     code.wire(form, QUIET)
-    inspirations.table.click(inspirations.fill(prompt, refs), {inspirations.table},
-                             {prompt} | refs.outputs, **QUIET)
+    inspirations.table.click(inspirations.fill(prompt, refs, status), {inspirations.table},
+                             {prompt, status} | refs.outputs, js=inspirations.show_filled_js,
+                             **QUIET)
     gr.on([sizes.ratio.input, sizes.megapixels.input],
           lambda data: sizes.apply(data, first_size(data[refs.entries])),
           {sizes.ratio, sizes.megapixels, refs.entries}, [sizes.width, sizes.height],

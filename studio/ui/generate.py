@@ -1,10 +1,10 @@
 """Generate and Stop: one run from the page, drawn where the image will appear.
 
 `Generate.run` takes the form as one bundle and yields {component: value}: at once the
-buttons flip (Generate off, Stop on), the previous image and its cost line go, and a
-progress frame of the result's shape takes their place; then each RunUpdate is rendered
-(studio/status.py); at the end the image, its before/after comparison when the run had a
-reference, and the estimate beside the charge."""
+buttons flip (Generate off, Stop on); once the run is admitted the previous image and its
+cost line go, and a progress frame of the result's shape takes their place; then each
+RunUpdate is rendered (studio/status.py); at the end the image, its before/after
+comparison when the run had a reference, and the estimate beside the charge."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -88,15 +88,19 @@ class Generate:
         estimated = estimate.usd if estimate else None
         self.page.visitor_client(data[self.form.key], data[self.form.secret])  # asks for a key
         yield {view.generate: gr.Button(interactive=False), view.stop: gr.Button(interactive=True),
-               view.status: run_status.to_html(STARTING, frame),
-               view.image: gr.Image(value=None, visible=False), view.cost_line: "",
-               view.use_as_reference: gr.Button(visible=False),
-               view.slider: gr.ImageSlider(value=None, visible=False),
-               view.download: gr.File(value=None, visible=False)}
+               view.status: run_status.to_html(STARTING, frame)}
+        # The last result stays until this run is admitted: a refused Generate (inputs the
+        # model would refuse, a cap) leaves it, its cost line and its download on screen.
+        superseded = {view.image: gr.Image(value=None, visible=False), view.cost_line: "",
+                      view.use_as_reference: gr.Button(visible=False),
+                      view.slider: gr.ImageSlider(value=None, visible=False),
+                      view.download: gr.File(value=None, visible=False)}
         entries = data[self.history]
         for update in self.page.run_once(request.session_hash, values, request, randomize,
                                          data[self.form.key], data[self.form.secret]):
             shown = {view.status: run_status.to_html(update.status, frame)}
+            if superseded and update.status.kind not in ("invalid", "refused"):
+                shown, superseded = {**superseded, **shown}, {}
             if randomize and update.seed is not None:
                 shown[self.form.seed] = update.seed
             if update.image is not None and update.details:
