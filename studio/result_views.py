@@ -26,7 +26,7 @@ STYLE = """
 :root{color-scheme:light dark;--bg:#f4f4f6;--card:#fff;--text:#1d1d24;--muted:#4b4b57;
 --accent:#4338ca;--plain:#e5e7eb;--note:#fff7ed;--note-edge:#c2410c;--ring:#1d4ed8}
 @media (prefers-color-scheme:dark){:root{--bg:#0f0f13;--card:#1b1b22;--text:#ececf1;
---muted:#b4b4c0;--accent:#6366f1;--plain:#34343f;--note:#2a1d12;--note-edge:#fb923c;
+--muted:#b4b4c0;--accent:#4f46e5;--plain:#34343f;--note:#2a1d12;--note-edge:#fb923c;
 --ring:#93c5fd}}
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:var(--bg);
 color:var(--text)}
