@@ -48,8 +48,36 @@ new MutationObserver(() => {
 }).observe(document.documentElement, {childList: true, subtree: true});
 """
 
+# The result fits the window: the image may be as tall as the window less what sits above it
+# (on a desktop, at the top of the page: header, status; on a phone, the status), measured
+# whenever the page changes.
+FIT_JS = """
+const fitResult = () => {
+  const main = document.querySelector('#main');
+  const col = document.querySelector('#result-col');
+  const block = document.querySelector('#result');
+  if (!main || !col || !block) return;
+  const desktop = matchMedia('(min-width: 1024px)').matches;
+  const top = desktop ? main.getBoundingClientRect().top + scrollY : 0;
+  const offset = (el) => el.getBoundingClientRect().top - col.getBoundingClientRect().top;
+  const status = document.querySelector('#run-status-box') || block;
+  // The progress frame sits in the status: it goes by the status's top, never its height.
+  main.style.setProperty('--result-above', Math.round(top + offset(block) + 16) + 'px');
+  main.style.setProperty('--status-above', Math.round(top + offset(status) + 16) + 'px');
+};
+let fitting = false;
+const refit = () => {
+  if (fitting) return;
+  fitting = true;
+  requestAnimationFrame(() => { fitting = false; fitResult(); });
+};
+new MutationObserver(refit).observe(document.documentElement,
+                                   {childList: true, subtree: true, characterData: true});
+addEventListener('resize', refit);
+"""
+
 HEAD = """<script>
-""" + A11Y_JS + """
+""" + A11Y_JS + FIT_JS + """
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
   if (!event.target.closest || !event.target.closest('#prompt')) return;

@@ -17,8 +17,12 @@ from .references import ReferencePanel
 # view (the status beside them says what was filled) and puts the keyboard in the prompt.
 SHOW_FILLED_JS = """(index) => {
   const smooth = !matchMedia('(prefers-reduced-motion: reduce)').matches;
-  document.querySelector('#compose')?.scrollIntoView({behavior: smooth ? 'smooth' : 'auto',
-                                                      block: 'start'});
+  const compose = document.querySelector('#compose');
+  if (compose) {  // the page's top when prompt and Generate fit below the header, else them
+    const box = compose.getBoundingClientRect();
+    const top = box.bottom + scrollY <= innerHeight ? 0 : box.top + scrollY;
+    scrollTo({top, behavior: smooth ? 'smooth' : 'auto'});
+  }
   document.querySelector('#prompt textarea')?.focus({preventScroll: true});
   return index;
 }"""
