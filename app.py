@@ -36,6 +36,12 @@ BYOK = page.byok
 atexit.register(active_runs.stop_all)  # Ctrl-C / SIGTERM: leave no paid task running
 RUNS = dict(concurrency_id="runs", concurrency_limit=CONFIG.max_concurrent_runs)
 PRIVATE = dict(api_visibility="private")  # page-only events: not callable as an API
+
+
+def end_session(request: gr.Request) -> None:
+    page.end_session(request.session_hash)
+
+
 QUIET = dict(show_progress="hidden", concurrency_limit=None, **PRIVATE)  # instant UI changes
 
 # Gradio's own cache of served files is pruned hourly, so a long-lived Space stays bounded.
@@ -79,8 +85,10 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             advanced = AdvancedInputs()
             inspirations = Inspirations()
     code = code_panel()
-    form = Form(refs.entries, prompt, sizes.width, sizes.height, advanced.safety, advanced.seed,
-                advanced.output_format, advanced.randomize, key, secret)
+    form = Form({spec.INPUT_IMAGE.name: refs.entries, spec.PROMPT.name: prompt,
+                 spec.WIDTH.name: sizes.width, spec.HEIGHT.name: sizes.height,
+                 spec.SEED.name: advanced.seed, **advanced.controls},
+                advanced.randomize, key, secret)
     with gr.Accordion("Side by side: the same inputs with 2–4 seeds", open=False,
                       elem_id="side-by-side"):
         compare = SideBySide(page, form, spec.defaults())
@@ -98,7 +106,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     run_event.then(view.idle_buttons, None, [run_button, stop_button], **QUIET)
     stop_button.click(generate.stop, None, [status, run_button, stop_button],
                       cancels=[run_event], **QUIET)
-    demo.unload(page.end_session)
+    demo.unload(end_session)
     use_ref.click(generate.use_result, {history.entries, details, refs.entries}, refs.outputs,
                   **QUIET)
     refs.wire(QUIET)
@@ -114,6 +122,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
           follow.outputs, trigger_mode="always_last", **QUIET)
     compare.seeds.change(compare.seeds_changed, {compare.seeds, compare.runs_shown},
                          [compare.confirm, compare.runs_shown], **QUIET)
+
     def restored(values: dict, text: str) -> dict:
         """A restore shows its size's presets, and says what it did in the status."""
         return {**sizes.restored(values[spec.WIDTH.name], values[spec.HEIGHT.name]),
@@ -126,6 +135,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     compare_event = compare.run_button.click(
         compare.run, compare.inputs, compare.outputs | {history.entries, history.html},
         show_progress="hidden", **PRIVATE, **RUNS)
+    compare_event.then(lambda: gr.Button(interactive=True), None, compare.run_button, **QUIET)
     keep.wire(demo, [run_event, compare_event], form, refs, page.outputs, restored)
     for slot, button in enumerate(compare.stops):
         button.click(compare.slot_stop(slot), None, None, **QUIET)

@@ -1,21 +1,28 @@
-"""Admission before work: a request is checked against the caps, then by its files'
-headers, and only an admitted run has its uploads decoded and shrunk.
+"""Admission: everything a run goes through before anything is paid, and every refusal's words.
 
-A refused request therefore costs a few milliseconds (no image is decoded: sizes come from
-headers) however heavy its uploads, and a flood of them leaves the admitted runs alone.
-The page calls `run` (one run) or `admit` (side by side); both log one line per refusal.
+`admit` takes the inputs and the seeds to run (one for Generate, the API and MCP; 2–4 side
+by side) and returns one `Job` per seed, or a `Refusal`. In this order:
+
+1. the caps (nothing of the request read yet: a refused flood costs milliseconds);
+2. the inputs, validated once (`wiro.validation`; image files by their headers only);
+3. the estimate reserved against the day's spending, one ticket per run;
+4. the uploads decoded and shrunk (`wiro.uploads.prepare`), bounded.
+
+A refusal is logged in one line and worded here alone: `refused` (a cap, a missing key, an
+unticked confirmation) and `invalid` (inputs to fix). The run itself (studio/run.py) neither
+validates nor admits.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
 
-from wiro import InvalidInputError, uploads, validate_inputs
+from wiro import InvalidInputError, RunRequest, spec, uploads, validate_inputs
 
 from . import cost
 from .guards import Guard, RunRefused, Ticket
-from .run import ActiveRuns, RunUpdate, generate
+from .record import Reference, references_of
 from .status import RunStatus
 from .visitors import Visitor
 
@@ -23,80 +30,96 @@ log = logging.getLogger("studio.admission")
 
 REFUSED_TITLE = "Not run — nothing was charged."
 INVALID_TITLE = "Nothing was sent — fix these first:"
+NEEDS_KEY = ("Paste your Wiro API key (and secret, for signature projects) first. They are "
+             "used for your runs only and never stored.")
 
 
-@dataclass
-class Admission:
-    """An admitted request (its inputs, uploads shrunk, and one ticket per run), or the
-    update that says why it was not admitted."""
+@dataclass(frozen=True)
+class Job:
+    """One admitted run: the request to send (validated, uploads shrunk, its seed set), the
+    references as the visitor gave them, the estimate, and its ticket under the caps."""
 
-    values: dict[str, Any]
-    tickets: list[Ticket] = field(default_factory=list)
-    refusal: RunUpdate | None = None
-
-    def release(self) -> None:
-        """Give back what a run did not use (a no-op for tickets their run released)."""
-        for ticket in self.tickets:
-            ticket.release()
+    request: RunRequest
+    seed: int
+    references: tuple[Reference, ...]
+    estimate_usd: float | None
+    ticket: Ticket
+    slot: int = 0  # its place in a side-by-side row
 
 
-def _log_refusal(visitor: Visitor, status: RunStatus) -> None:
-    reason = " ".join([status.detail, *status.problems]).replace("\n", " ").strip()
-    log.warning("Run refused (%s) for %s%s: %s", status.kind, visitor.address,
-                " via MCP" if visitor.via_mcp else "", reason[:300])
+@dataclass(frozen=True)
+class Refusal:
+    status: RunStatus
 
 
-def _refused(visitor: Visitor, status: RunStatus) -> Admission:
-    _log_refusal(visitor, status)
-    return Admission({}, refusal=RunUpdate(status, finished=True))
+def refused(detail: str, visitor: Visitor | None = None) -> Refusal:
+    return _logged(RunStatus("refused", REFUSED_TITLE, detail), visitor)
 
 
-def admit(guard: Guard, visitor: Visitor, values: dict[str, Any], count: int = 1, *,
-          allow_private_urls: bool = True, own_key: bool = False) -> Admission:
-    """Caps first (nothing read), then the inputs by their headers, then reserve `count`
-    runs at the estimated price, and only then shrink the uploads (bounded decoding)."""
-    try:
+def invalid(problems: Iterable[str], visitor: Visitor | None = None) -> Refusal:
+    return _logged(RunStatus("invalid", INVALID_TITLE, problems=tuple(problems)), visitor)
+
+
+def _logged(status: RunStatus, visitor: Visitor | None) -> Refusal:
+    if visitor is not None:
+        reason = " ".join([status.detail, *status.problems]).replace("\n", " ").strip()
+        log.warning("Run refused (%s) for %s%s: %s", status.kind, visitor.address,
+                    " via MCP" if visitor.via_mcp else "", reason[:300])
+    return Refusal(status)
+
+
+def admit(guard: Guard, visitor: Visitor, values: dict[str, Any], seeds: list[int], *,
+          own_key: bool, allow_private_urls: bool) -> list[Job] | Refusal:
+    """One Job per seed, all admitted together, or the Refusal that says why not."""
+    count = len(seeds)
+    try:  # 1. the caps, before anything of the request is read
         guard.check(visitor.session, visitor.address, count, own_key=own_key, estimate_usd=0)
     except RunRefused as exc:
-        return _refused(visitor, RunStatus("refused", REFUSED_TITLE, str(exc)))
-    try:
-        validate_inputs(values, allow_private_urls=allow_private_urls, decode=False)
+        return refused(str(exc), visitor)
+    values = {**values, spec.SEED.name: seeds[0]}
+    try:  # 2. validated once
+        request = validate_inputs(values, allow_private_urls=allow_private_urls)
     except InvalidInputError as exc:
-        return _refused(visitor, RunStatus("invalid", INVALID_TITLE, problems=exc.problems))
+        return invalid(exc.problems, visitor)
     estimate = cost.estimate(values)
-    try:
-        tickets = guard.admit_batch(visitor.session, visitor.address, count, own_key=own_key,
-                                    estimate_usd=estimate.usd if estimate else None)
+    try:  # 3. reserved
+        tickets = guard.admit(visitor.session, visitor.address, count, own_key=own_key,
+                              estimate_usd=estimate.usd if estimate else None)
     except RunRefused as exc:
-        return _refused(visitor, RunStatus("refused", REFUSED_TITLE, str(exc)))
-    try:
-        prepared = uploads.prepare_inputs(values)
+        return refused(str(exc), visitor)
+    try:  # 4. decoded and shrunk, bounded
+        request = uploads.prepare(request)
+    except InvalidInputError as exc:
+        for ticket in tickets:
+            ticket.release()
+        return invalid(exc.problems, visitor)
     except BaseException:
         for ticket in tickets:
             ticket.release()
         raise
-    return Admission(prepared, tickets)
+    given = _entries(values.get(spec.INPUT_IMAGE.name))
+    references = references_of(given, [getattr(i, "path", None) or getattr(i, "url", "")
+                                       for i in request.images])
+    return [Job(replace(request, params={**request.params, spec.SEED.name: seed}), seed,
+                references, estimate.usd if estimate else None, ticket, slot)
+            for slot, (seed, ticket) in enumerate(zip(seeds, tickets))]
 
 
-def run(guard: Guard, backend: Any, registry: ActiveRuns, store: Any, session: str,
-        visitor: Visitor, values: dict[str, Any], *, randomize_seed: bool = False,
-        client: Any = None) -> Iterator[RunUpdate]:
-    """One run for the page or the API: `studio.run.generate`, admitted first."""
-    admission = admit(guard, visitor, values, allow_private_urls=backend.allow_private_urls,
-                      own_key=client is not None)
-    if admission.refusal:
-        yield admission.refusal
-        return
-    [ticket] = admission.tickets
-    try:
-        for update in generate(backend, registry, store, session, admission.values,
-                               randomize_seed=randomize_seed, client=client,
-                               admit=lambda: ticket):
-            if update.finished and update.status.kind in ("invalid", "refused"):
-                _log_refusal(visitor, update.status)
-            yield update
-    finally:
-        admission.release()
+def _entries(raw: Any) -> list[Any]:
+    """The page's reference entries as validation read them (paths, URLs, file dicts)."""
+    if raw is None:
+        return []
+    entries = raw if isinstance(raw, (list, tuple)) else [raw]
+    found = []
+    for entry in entries:
+        if entry in (None, ""):
+            continue
+        if isinstance(entry, dict):
+            entry = entry.get("path") or entry.get("url") or entry.get("name")
+        elif not isinstance(entry, str):
+            entry = getattr(entry, "path", None) or str(entry)
+        found.append(str(entry).strip())
+    return found
 
 
 # --- before Gradio reads an upload ----------------------------------------------------------
@@ -113,22 +136,22 @@ class UploadGate:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if (scope.get("type") == "http" and scope.get("method") == "POST"
                 and scope.get("path", "").rstrip("/").endswith("/gradio_api/upload")):
+            from starlette.concurrency import run_in_threadpool
             from starlette.datastructures import Headers
             from starlette.responses import PlainTextResponse
 
             from .gradio_patches import current_page
 
             page = current_page()
-            headers = Headers(scope=scope)
             # With visitors' own keys the owner's budgets do not apply; their page uploads
             # carry no key to tell them apart, so none is held back.
             if not page.byok:
                 peer = (scope.get("client") or (None,))[0]
-                visitor = Visitor(page.visitors.address(peer, headers), "")
-                reason = page.guard.budget_refusal(visitor.address)
+                visitor = Visitor(page.visitors.address(peer, Headers(scope=scope)), "")
+                # The ledger is in SQLite: never read it on the event loop.
+                reason = await run_in_threadpool(page.guard.budget_refusal, visitor.address)
                 if reason:
-                    _log_refusal(visitor, RunStatus("refused", "Upload refused", reason))
+                    _logged(RunStatus("refused", "Upload refused", reason), visitor)
                     await PlainTextResponse(reason, status_code=429)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
-

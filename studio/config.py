@@ -54,7 +54,7 @@ class Config:
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,
-             dotenv_path: str | os.PathLike | None = ".env") -> "Config":
+             dotenv_path: str | os.PathLike | None = ".env") -> Config:
         values = merged_environment(environ, dotenv_path)
         config = read(cls, values)
         changes: dict[str, Any] = {"wiro": read(Settings, values)}
@@ -62,7 +62,7 @@ class Config:
             changes["trust_proxy_headers"] = True  # a Space always sits behind its proxy
         return replace(config, **changes)
 
-    def with_changes(self, **changes: Any) -> "Config":
+    def with_changes(self, **changes: Any) -> Config:
         """A copy with some settings changed (tests; the simulator's own client)."""
         return replace(self, **changes)
 

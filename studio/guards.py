@@ -5,16 +5,22 @@ settings (see .env.example); 0 or empty means "no cap".
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from .config import Config
+from .datadir import safely
 from .ledger import Ledger, OverCap
 
 HOUR = 3600.0
+STORAGE_BUSY = ("The demo cannot check today's spending right now (its storage is busy). "
+                "Try again in a moment.")
+log = logging.getLogger(__name__)
 
 
 class RunRefused(Exception):
@@ -47,16 +53,12 @@ class Guard:
             self.ledger = Ledger(clock=self.clock)
 
     @classmethod
-    def persistent(cls, settings: Config, database=None) -> "Guard":
+    def persistent(cls, settings: Config, database=None) -> Guard:
         """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
         does not reset today's spending."""
         from .datadir import open_database
 
         return cls(settings, ledger=Ledger(database or open_database(settings.data_dir)))
-
-    def spent_today(self) -> float:
-        """Charged today, plus the estimates of runs admitted and not yet charged."""
-        return self.ledger.spent()
 
     def check(self, session: str, client_id: str, count: int = 1, *, own_key: bool = False,
               estimate_usd: float | None = None) -> None:
@@ -67,7 +69,10 @@ class Guard:
             self._refuse_if_capped(session, client_id, count, own_key, now)
             if not own_key and self.settings.daily_spend_cap_usd:
                 est = default_estimate_usd() if estimate_usd is None else estimate_usd
-                spent = self.ledger.spent()
+                try:
+                    spent = self.ledger.spent()
+                except sqlite3.Error:
+                    raise RunRefused(STORAGE_BUSY) from None
                 if spent + est * count > self.settings.daily_spend_cap_usd + 1e-9:
                     raise self._over_cap(OverCap(spent, est * count,
                                                  self.settings.daily_spend_cap_usd))
@@ -82,21 +87,19 @@ class Guard:
         if s.runs_per_client_per_hour and recent >= s.runs_per_client_per_hour:
             return (f"You have used this demo's {s.runs_per_client_per_hour} runs for the "
                     "hour; nothing was uploaded. Try again later.")
-        if s.daily_spend_cap_usd and self.ledger.spent() + 1e-9 >= s.daily_spend_cap_usd:
+        try:
+            spent = self.ledger.spent() if s.daily_spend_cap_usd else 0.0
+        except sqlite3.Error:
+            return None  # admission says why, with the run's own words
+        if s.daily_spend_cap_usd and spent + 1e-9 >= s.daily_spend_cap_usd:
             return (f"The demo has reached today's spending cap (${s.daily_spend_cap_usd:.2f}); "
                     "nothing was uploaded. It resets at midnight UTC.")
         return None
 
-    def admit(self, session: str, client_id: str, *, own_key: bool = False,
-              estimate_usd: float | None = None) -> "Ticket":
-        """Reserve a run slot or raise RunRefused. Release the ticket when the run ends."""
-        return self.admit_batch(session, client_id, 1, own_key=own_key,
-                                estimate_usd=estimate_usd)[0]
-
-    def admit_batch(self, session: str, client_id: str, count: int, *,
-                    own_key: bool = False,
-                    estimate_usd: float | None = None) -> list["Ticket"]:
-        """Reserve `count` runs that start together (side by side), all or none.
+    def admit(self, session: str, client_id: str, count: int = 1, *, own_key: bool = False,
+              estimate_usd: float | None = None) -> list[Ticket]:
+        """Reserve `count` runs that start together (1, or side by side), all or none; raise
+        RunRefused if a cap says no. Release each ticket when its run is over.
 
         The batch is one admission for the per-session cap (the session must have room for
         one more run, and then holds the whole batch), while every run in it counts on its
@@ -118,6 +121,11 @@ class Guard:
                                                        self.settings.daily_spend_cap_usd))
                 except OverCap as exc:
                     raise self._over_cap(exc) from None
+                except sqlite3.Error as exc:
+                    # Without a cap the ledger only keeps accounts: run, and say so in the log.
+                    if self.settings.daily_spend_cap_usd:
+                        raise RunRefused(STORAGE_BUSY) from None
+                    log.warning("a run's estimate was not reserved (%s)", exc)
             self._running[session] += count
             self._starts[client_id].extend([now] * count)
         return [Ticket(self, session, own_key, run_id) for run_id in run_ids]
@@ -139,7 +147,7 @@ class Guard:
         if s.runs_per_session and going >= s.runs_per_session:
             raise RunRefused(
                 f"This page already has {going} run(s) going; the limit is "
-                f"{s.runs_per_session} at a time. Wait for it to finish or press Stop.")
+                f"{s.runs_per_session} at a time. Wait for it to finish, or stop it.")
         total = sum(self._running.values())
         if s.max_concurrent_runs and total + count > s.max_concurrent_runs:
             raise RunRefused(
@@ -175,8 +183,11 @@ class Guard:
 
 @dataclass
 class Ticket:
-    """One admitted run. `sent` once Wiro accepted the Run, `charged` once its totalcost is
-    known, `release` when the run is over (whatever happened)."""
+    """One admitted run's place under the caps: a run slot, and a row in the spend ledger
+    (None with a visitor's own key). The run says `sending()` just before Run goes out,
+    `not_sent()` if Wiro plainly refused it, `charged(usd)` once Wiro's totalcost is known,
+    and `release()` when it is over, whatever happened: the slot is freed first, and the
+    ledger's writes are only logged if storage fails (studio/datadir.safely)."""
 
     guard: Guard
     session: str
@@ -184,22 +195,22 @@ class Ticket:
     run_id: str | None = None  # its ledger row; None for a visitor's own key
     _released: bool = False
 
-    def sent(self, task_id: str | None = None) -> None:
-        if self.run_id and not self._released:
-            self.guard.ledger.sent(self.run_id, task_id)
-
-    def charged(self, cost: float) -> None:
+    def _ledger(self, what: str, method: str, *args: Any) -> None:
         if self.run_id:
-            self.guard.ledger.charged(self.run_id, cost)
+            safely(what, getattr(self.guard.ledger, method), self.run_id, *args)
 
-    def release(self, cost: float = 0.0) -> None:
-        """The run is over. A positive `cost` is Wiro's totalcost; 0 adds nothing, so a run
-        already `charged` or `sent` stays counted and one never sent costs nothing."""
+    def sending(self, task_id: str | None = None) -> None:
+        self._ledger("a Run on its way", "sent", task_id)
+
+    def not_sent(self) -> None:
+        self._ledger("a refused Run", "not_sent")
+
+    def release(self, charge: float | None = None) -> None:
         if self._released:
             return
         self._released = True
-        if self.run_id:
-            if cost and cost > 0:
-                self.guard.ledger.charged(self.run_id, cost)
-            self.guard.ledger.settle(self.run_id)
         self.guard._end(self.session)
+        if charge is not None:
+            self._ledger("Wiro's charge", "charged", charge)
+        else:
+            self._ledger("the end of a run", "settle")

@@ -39,9 +39,8 @@ CREATE INDEX IF NOT EXISTS task_journal_state ON task_journal (state);
 RUNNING = "running"
 # A Run on its way: Wiro has not named the task yet (the row's taskid is a placeholder).
 SENDING = "sending"
-# What a run ended as: delivered, failed or cancelled on Wiro, stopped by this app, or
-# (after a crash) found and dealt with at the next start.
-ENDED_STATES = ("done", "failed", "cancelled", "stopped", "finished", "reported", "gone")
+# A row ends as what its run did: done, failed or cancelled on Wiro, stopped by this app, or
+# (after a crash) finished, reported or gone, as found at the next start.
 
 
 @dataclass(frozen=True)

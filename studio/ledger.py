@@ -3,14 +3,14 @@
 Every run the owner pays for has one row, from the moment it is admitted:
 
 - `reserved`: admitted with its estimate; nothing sent to Wiro yet.
-- `sent`: Wiro accepted the Run. From here Wiro may charge whatever happens next (a failed
-  download, a lost connection, a crash), so the estimate stays counted until Wiro's own
-  `totalcost` replaces it.
+- `sent`: the Run is on its way (marked just before it goes out). From here Wiro may charge
+  whatever happens next (a lost answer, a failed download, a crash), so the estimate stays
+  counted until Wiro's own `totalcost` replaces it.
 - `charged`: Wiro's `totalcost` is known; it replaces the estimate.
 
-A run that ends before anything was sent drops its row. A row left `reserved` by a process
-that died is kept: the Run may have gone out just before, and over-counting a few cents is
-the safe side of a spending cap. The day is the UTC date the run was admitted.
+A run that ends before anything was sent, or whose Run Wiro plainly refused, drops its row.
+A row left `reserved` by a process that died is kept: over-counting a few cents is the safe
+side of a spending cap. The day is the UTC date the run was admitted.
 """
 from __future__ import annotations
 
@@ -89,29 +89,31 @@ class Ledger:
         return ids
 
     def sent(self, run_id: str, task_id: str | None = None) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE spend_ledger SET state = 'sent', task_id = ?, updated = ? "
-                         "WHERE run_id = ? AND state = 'reserved'",
-                         (task_id, self.clock(), run_id))
+        """The Run is going out (or went out as `task_id`): it counts, whatever follows."""
+        self.db.execute("UPDATE spend_ledger SET state = CASE state WHEN 'reserved' THEN 'sent'"
+                        " ELSE state END, task_id = COALESCE(?, task_id), updated = ? "
+                        "WHERE run_id = ?", (task_id, self.clock(), run_id))
+
+    def not_sent(self, run_id: str) -> None:
+        """Wiro refused the Run before starting anything: it costs nothing."""
+        self.db.execute("DELETE FROM spend_ledger WHERE run_id = ? AND state = 'sent'",
+                        (run_id,))
 
     def charged(self, run_id: str, usd: float) -> None:
         """Wiro's totalcost for the run: it replaces the estimate, whatever happens next."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
-                         "WHERE run_id = ?", (max(0.0, float(usd)), self.clock(), run_id))
+        self.db.execute("UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
+                        "WHERE run_id = ?", (max(0.0, float(usd)), self.clock(), run_id))
 
     def charged_task(self, task_id: str, usd: float) -> None:
         """Wiro's totalcost for a task a crashed process left behind (startup recovery):
         it replaces that run's estimate, which stayed counted meanwhile."""
-        with self.db.transaction() as conn:
-            conn.execute("UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
-                         "WHERE task_id = ?", (max(0.0, float(usd)), self.clock(), task_id))
+        self.db.execute("UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
+                        "WHERE task_id = ?", (max(0.0, float(usd)), self.clock(), task_id))
 
     def settle(self, run_id: str) -> None:
         """The run is over: a run never sent costs nothing; the others stay as they are."""
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM spend_ledger WHERE run_id = ? AND state = 'reserved'",
-                         (run_id,))
+        self.db.execute("DELETE FROM spend_ledger WHERE run_id = ? AND state = 'reserved'",
+                        (run_id,))
 
     def rows(self, day: str | None = None) -> list[dict]:
         return [dict(zip(("run_id", "usd", "state", "task_id"), r)) for r in self.db.query(

@@ -1,35 +1,30 @@
-"""What every run shares (backend, guard, active runs, result files), one run for the page
-or the API, Stop, a closed tab, and the `generate` API endpoint.
+"""The page's one way to run: `DemoPage.run` admits a batch (one seed for Generate, the API
+and MCP; 2–4 for side by side) and runs it, yielding every run's latest update. Stop, a closed
+tab, and keeping a finished run's record go through here too.
 
-The page's components and their handlers live in studio/ui/; they call `DemoPage.run_once`.
-Gradio is imported here for gr.Request and gr.Error; `wiro/` stays free of it.
+    handler (studio/ui/…, the API) -> DemoPage.run -> admission.admit -> Runner.together
+        -> Runner.run (studio/run.py) -> WiroClient (wiro/)
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Iterator
-
-import gradio as gr
+import logging
+import random
+from collections.abc import Iterator
+from typing import Any
 
 from wiro import WiroClient, spec
 
-from . import admission, results
+from . import admission, history, results
+from .active_runs import ActiveRuns
 from .backend import start_backend
 from .config import Config
 from .guards import Guard
-from .visitors import Visitors
 from .outputs import OutputStore
-from .run import ActiveRuns, RunUpdate
+from .record import RunRecord
+from .run import Runner, RunUpdate
+from .visitors import Visitors
 
-# API callers see no progress; an occasional yield still lets Gradio stop the run (and its
-# remote task) when the caller goes away.
-API_HEARTBEAT_SECONDS = 1.0
-
-
-def model_values(images, prompt, width, height, safety, seed, output_format) -> dict:
-    """The seven model inputs by name, from the API's arguments in the spec's order."""
-    names = [f.name for f in spec.INPUTS]
-    return dict(zip(names, (images, prompt, width, height, safety, seed, output_format)))
+log = logging.getLogger(__name__)
 
 
 class DemoPage:
@@ -41,34 +36,54 @@ class DemoPage:
         self.outputs = OutputStore()
         self.guard = Guard.persistent(config)  # ledger in APP_DATA_DIR
         self.visitors = Visitors(config)  # who the caps count
+        self.runner = Runner(self.backend, self.active_runs, self.outputs)
         results.open_store(config)
 
-    # --- shared by every kind of run -----------------------------------------------------
+    def run(self, session: str, values: dict[str, Any], request: Any, *,
+            seeds: list[int] | None = None, randomize: bool = False,
+            api_key: str | None = None, api_secret: str | None = None
+            ) -> Iterator[list[RunUpdate | None]]:
+        """Admit and run `values` once per seed (the form's seed, or a random one); yields a
+        list with every run's latest update (a refusal: the same finished update for all)."""
+        if seeds is None:
+            seed = values.get(spec.SEED.name)
+            seeds = [random.randint(0, spec.SEED.maximum) if randomize else seed]
+        visitor = self.visitors.identify(request, session)
+        client = self._visitor_client(api_key, api_secret)
+        try:
+            if client is False:
+                jobs: Any = admission.refused(admission.NEEDS_KEY, visitor)
+            else:
+                jobs = admission.admit(
+                    self.guard, visitor, values, seeds, own_key=client is not None,
+                    allow_private_urls=self.backend.allow_private_urls)
+            if isinstance(jobs, admission.Refusal):
+                yield [RunUpdate(jobs.status, finished=True)] * len(seeds)
+                return
+            yield from self.runner.together(visitor.session, jobs, client or None)
+        finally:
+            if client:
+                client.close()
 
-    def visitor_client(self, api_key: str | None, api_secret: str | None) -> WiroClient | None:
-        """Bring-your-own-key mode: a client for this run only; the key is never stored."""
+    def _visitor_client(self, api_key: str | None, api_secret: str | None
+                        ) -> WiroClient | None | bool:
+        """Bring-your-own-key mode: a client for this run only (the key is never stored);
+        False when the visitor gave none. None: the owner's."""
         if not self.byok:
             return None
         if not (api_key or "").strip():
-            raise gr.Error("Paste your Wiro API key (and secret, for signature projects) "
-                           "first. They are used for your runs only and never stored.",
-                           print_exception=False)
+            return False
         return self.backend.visitor_client(api_key.strip(), (api_secret or "").strip() or None)
 
-    def run_once(self, session: str, values: dict[str, Any], request: gr.Request,
-                 randomize: bool = False, api_key: str | None = None,
-                 api_secret: str | None = None) -> Iterator[RunUpdate]:
-        client = self.visitor_client(api_key, api_secret)
-        try:  # admitted before any upload is decoded (studio/admission.py)
-            yield from admission.run(
-                self.guard, self.backend, self.active_runs, self.outputs, session,
-                self.visitors.identify(request, session), values, randomize_seed=randomize,
-                client=client)
-        finally:
-            if client is not None:
-                client.close()
-
-    # --- the page ------------------------------------------------------------------------
+    def keep(self, session: str, record: RunRecord, entries: list | None) -> list:
+        """After the image is on its way: the tab's history and the kept results. A failure
+        here costs the visitor that record alone (one log line), never the run."""
+        try:
+            results.keep(session, record)
+        except Exception as exc:  # noqa: BLE001 — keeping is a bonus
+            log.warning("task %s was not kept (%s: %s)", record.task_id, type(exc).__name__,
+                        exc)
+        return history.add(entries, record)
 
     def stop_session(self, session: str) -> list[str] | None:
         """Stop the session's tasks; what happened to each, None if nothing was running."""
@@ -77,32 +92,11 @@ class DemoPage:
         self.active_runs.wait_until_ended(session)
         return lines or None
 
-    def end_session(self, request: gr.Request) -> None:
-        """The tab closed or reloaded: stop its tasks and forget its files."""
-        self.active_runs.stop(request.session_hash)
-        self.outputs.drop(request.session_hash)
+    def stop_slot(self, session: str, slot: int) -> str | None:
+        return self.active_runs.stop_slot(session, slot)
 
-    # --- the API -------------------------------------------------------------------------
-
-    def run_from_api(self, inputImage=None, prompt=spec.PROMPT.default,
-                     width=spec.WIDTH.default, height=spec.HEIGHT.default,
-                     safetyTolerance=spec.SAFETY_TOLERANCE.default, seed=spec.SEED.default,
-                     outputFormat=spec.OUTPUT_FORMAT.default, request: gr.Request = None):
-        values = model_values(inputImage, prompt, width, height, safetyTolerance, seed,
-                              outputFormat)
-        # an MCP call has its own session (studio/visitors.py)
-        session = self.visitors.identify(request, f"api-{request.session_hash}").session
-        api_key = request.headers.get("x-wiro-api-key") if self.byok else None
-        api_secret = request.headers.get("x-wiro-api-secret") if self.byok else None
-        last, heartbeat = None, 0.0
-        for last in self.run_once(session, values, request, api_key=api_key,
-                                  api_secret=api_secret):
-            if not last.finished and time.monotonic() - heartbeat >= API_HEARTBEAT_SECONDS:
-                heartbeat = time.monotonic()
-                yield gr.skip(), gr.skip()
-        if last is None or last.image is None:
-            raise gr.Error(last.status.text() if last else "The run did not start.",
-                           print_exception=False)  # admission logged one line
-        yield last.image, last.details
-        # Gradio has copied the file into its cache by now; ours would only pile up.
+    def end_session(self, session: str) -> None:
+        """The tab closed or reloaded: stop its tasks and forget its files. (The id is the
+        visitor's to choose: it only ever names that session's own tasks and folder.)"""
+        self.active_runs.stop(session)
         self.outputs.drop(session)

@@ -72,12 +72,12 @@ class RunRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "RunRecord":
+    def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
         values = dict(data)
         values["references"] = tuple(Reference(**r) for r in values.get("references") or ())
         return cls(**values)
 
-    def moved(self, **paths: Any) -> "RunRecord":
+    def moved(self, **paths: Any) -> RunRecord:
         """The same record with its files elsewhere (`image=`, `references=`)."""
         values = {**self.__dict__, **paths}
         return RunRecord(**values)

@@ -35,6 +35,7 @@ from wiro import spec
 
 from .config import Config
 from .datadir import Database, open_database
+from .record import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -406,12 +407,7 @@ def store() -> ResultStore:
     return _store
 
 
-def keep(session: str, inputs: Mapping[str, Any], details: Mapping[str, Any], image,
-         estimate_usd: float | None = None) -> Result | None:
-    """Keep a finished run; a full disk or a vanished file costs the visitor nothing else,
-    the run has already succeeded."""
-    try:
-        return store().keep(session, inputs, details, image, estimate_usd)
-    except Exception as exc:  # noqa: BLE001 — keeping is a bonus, never a failed run
-        log.warning("a finished run was not kept (%s: %s)", type(exc).__name__, exc)
-        return None
+def keep(session: str, record: RunRecord) -> Result:
+    """Keep a finished run (storage trouble raises: the page logs it and goes on)."""
+    return store().keep(session, record.values(), record.details(), record.image,
+                        record.estimate_usd)

@@ -62,16 +62,17 @@ def request_parts(values: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dic
             images.append(("url" if is_url(entry) else "file", entry))
     params: dict[str, Any] = {}
     for field in spec.INPUTS:
-        if field is spec.INPUT_IMAGE:
+        if field.kind == "combinefileinput":
             continue
         raw = values.get(field.name, field.default)
-        if field is spec.PROMPT:
-            params[field.name] = str(raw or "").strip()
-        elif field is spec.OUTPUT_FORMAT:
-            fmt = str(raw or field.default).strip().lower()
-            params[field.name] = "jpeg" if fmt == "jpg" else fmt
-        else:
+        if field.kind == "number":
             params[field.name] = _number(field, raw)
+        elif field.kind == "select":
+            word = str(raw or field.default).strip().lower()
+            params[field.name] = next((o.value for o in field.options
+                                       if word in (o.value, o.label.lower(), *o.aliases)), word)
+        else:
+            params[field.name] = str(raw or "").strip()
     return images, params
 
 
@@ -93,12 +94,6 @@ def _file_names(images: list[tuple[str, str]]) -> dict[int, str]:
 
 def _content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def file_names(values: Mapping[str, Any]) -> dict[str, str]:
-    """{local path: the file name the snippets use for it}."""
-    images, _ = request_parts(values)
-    return {images[i][1]: name for i, name in _file_names(images).items()}
 
 
 # --- curl ----------------------------------------------------------------------------------
@@ -184,7 +179,8 @@ def python(values: Mapping[str, Any]) -> str:
         if images:
             body = {spec.INPUT_IMAGE.name: [entry for _, entry in images], **params}
         lines.append(f"body = {_py_literal(body)}")
-        lines.append("response = requests.post(url, headers=signed_headers(), json=body, timeout=60)")
+        lines.append("response = requests.post(url, headers=signed_headers(), json=body, "
+                     "timeout=60)")
     else:
         lines.append("# Uploaded images are named by file: run this next to your copies of them.")
         lines.append("fields = [")
@@ -220,7 +216,8 @@ def python(values: Mapping[str, Any]) -> str:
         "# 3. Download: a finished task has pexit \"0\" and its outputs.",
         'if task["status"] != "task_postprocess_end" or str(task.get("pexit")) != "0" \\',
         '        or not task.get("outputs"):',
-        '    sys.exit(f"No image: the task ended as {task[\'status\']} (pexit {task.get(\'pexit\')}).")',
+        '    sys.exit(f"No image: the task ended as {task[\'status\']} '
+        '(pexit {task.get(\'pexit\')}).")',
         'for output in task["outputs"]:',
         '    image = requests.get(output["url"], timeout=120)',
         "    image.raise_for_status()",

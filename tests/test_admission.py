@@ -12,13 +12,12 @@ from studio import admission
 from studio.backend import Backend
 from studio.config import Config
 from studio.guards import Guard
-from studio.outputs import OutputStore
-from studio.run import ActiveRuns
 from studio.visitors import Visitor
 from wiro import spec, uploads
 from wiro.settings import Settings
 
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import run_values
 
 VISITOR = Visitor("198.51.100.7", "tab-1")
 
@@ -59,6 +58,22 @@ def backend(sim):
     backend.close()
 
 
+def admit(guard, values, seeds=1):
+    """admission.admit for VISITOR, `seeds` runs of `values`."""
+    return admission.admit(guard, VISITOR, values, list(range(1, seeds + 1)), own_key=False,
+                           allow_private_urls=True)
+
+
+def refusal_text(result) -> str:
+    assert isinstance(result, admission.Refusal), result
+    return result.status.text()
+
+
+def release(tickets):
+    for ticket in tickets:
+        ticket.release()
+
+
 def values_with(images, **extra):
     return {**spec.defaults(), spec.INPUT_IMAGE.name: images, spec.WIDTH.name: 256,
             spec.HEIGHT.name: 256, **extra}
@@ -67,13 +82,12 @@ def values_with(images, **extra):
 def test_a_visitor_over_the_cap_with_eight_huge_uploads_costs_no_decoding(big_pngs, decodes,
                                                                           tmp_path):
     guard = Guard(Config(runs_per_client_per_hour=1))
-    guard.admit("other-tab", VISITOR.address).release()  # the hour's one run is used
+    release(guard.admit("other-tab", VISITOR.address))  # the hour's one run is used
     cache = tmp_path / "cache"
     started = time.process_time()
-    result = admission.admit(guard, VISITOR, values_with(big_pngs))
+    result = admit(guard, values_with(big_pngs))
     cpu = time.process_time() - started
-    assert result.refusal is not None and result.refusal.status.kind == "refused"
-    assert "runs for the hour" in result.refusal.status.text()
+    assert result.status.kind == "refused" and "runs for the hour" in refusal_text(result)
     assert decodes == [] and not cache.exists()
     print(f"CPU for the refused request: {cpu * 1000:.1f} ms")  # a figure, not a test
 
@@ -83,25 +97,24 @@ def test_a_busy_demo_refuses_before_reading_any_file(big_pngs, decodes, monkeypa
     guard.admit("someone", "203.0.113.1")
     opened = []
     monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(a) or 1 / 0)
-    result = admission.admit(guard, VISITOR, values_with(big_pngs))
-    assert "busy" in result.refusal.status.text() and opened == [] and decodes == []
+    result = admit(guard, values_with(big_pngs))
+    assert "busy" in refusal_text(result) and opened == [] and decodes == []
 
 
 def test_an_image_over_the_pixel_limit_is_refused_from_its_header(decodes, tmp_path):
     huge = tmp_path / "huge.png"
     Image.new("1", (8100, 8000)).save(huge)  # 64.8 MP
     guard = Guard(Config())
-    result = admission.admit(guard, VISITOR, values_with([str(huge)]))
-    assert result.refusal.status.kind == "invalid"
-    assert "8100×8000" in result.refusal.status.text() and "65 MP" in result.refusal.status.text()
+    result = admit(guard, values_with([str(huge)]))
+    assert result.status.kind == "invalid"
+    assert "8100×8000" in refusal_text(result) and "65 MP" in refusal_text(result)
     assert decodes == []
-    guard.admit(VISITOR.session, VISITOR.address).release()  # nothing was held
+    release(guard.admit(VISITOR.session, VISITOR.address))  # nothing was held
 
 
 def test_too_many_images_are_refused_before_decoding(big_pngs, decodes):
-    result = admission.admit(Guard(Config()), VISITOR, values_with(big_pngs * 2))
-    assert result.refusal.status.kind == "invalid" and "at most 8" in \
-        result.refusal.status.text()
+    result = admit(Guard(Config()), values_with(big_pngs * 2))
+    assert result.status.kind == "invalid" and "at most 8" in refusal_text(result)
     assert decodes == []
 
 
@@ -118,9 +131,8 @@ def test_an_admitted_run_decodes_each_upload_once_and_sends_it_small(big_pngs, d
     monkeypatch.setattr(uploads, "_default_cache", tmp_path / "cache")
     (tmp_path / "cache").mkdir()
     guard = Guard(Config())
-    updates = list(admission.run(guard, backend, ActiveRuns(), OutputStore(tmp_path / "out"),
-                                 VISITOR.session, VISITOR, values_with(big_pngs[:2])))
-    assert updates[-1].image is not None, updates[-1].status
+    updates = run_values(backend, tmp_path, values_with(big_pngs[:2]), guard=guard)
+    assert updates[-1].record is not None, updates[-1].status
     # One full decode per 64 MP upload (to shrink it); everything after sees the small copy.
     assert sorted(decodes, reverse=True)[:2] == [64_000_000] * 2
     assert all(p <= 4_500_000 for p in sorted(decodes, reverse=True)[2:])
@@ -139,15 +151,15 @@ def test_a_big_jpeg_is_decoded_at_a_reduced_scale(decodes, tmp_path):
 
 def test_a_side_by_side_batch_is_admitted_whole_before_any_decoding(big_pngs, decodes):
     guard = Guard(Config(runs_per_client_per_hour=3))
-    refused = admission.admit(guard, VISITOR, values_with(big_pngs), count=4)
-    assert "Try fewer seeds" in refused.refusal.status.text() and decodes == []
-    admitted = admission.admit(guard, VISITOR, values_with(big_pngs[:1]), count=3)
-    assert admitted.refusal is None and len(admitted.tickets) == 3
+    refused = admit(guard, values_with(big_pngs), seeds=4)
+    assert "Try fewer seeds" in refusal_text(refused) and decodes == []
+    jobs = admit(guard, values_with(big_pngs[:1]), seeds=3)
+    assert len(jobs) == 3 and [job.seed for job in jobs] == [1, 2, 3]
     assert len(decodes) == 1  # the one upload, shrunk once for all three runs
-    admitted.release()
+    assert len({job.request.images for job in jobs}) == 1  # and sent as one copy
+    release(job.ticket for job in jobs)
     # The three runs were admitted (they count for the hour) even though none was sent.
-    assert "runs for the hour" in admission.admit(guard, VISITOR,
-                                                  values_with([])).refusal.status.text()
+    assert "runs for the hour" in refusal_text(admit(guard, values_with([])))
 
 
 # --- on the running app: uploads from a visitor whose runs are used up -----------------------
@@ -166,7 +178,7 @@ def test_an_upload_from_a_visitor_with_no_runs_left_is_turned_away_unread(
     guard = Guard(Config(runs_per_client_per_hour=1))
     monkeypatch.setattr(page, "guard", guard)
     monkeypatch.setattr(page, "visitors", Visitors(Config(trust_proxy_headers=True)))
-    guard.admit("earlier-tab", "203.0.113.66").release()  # that visitor's hour is used up
+    release(guard.admit("earlier-tab", "203.0.113.66"))  # that visitor's hour is used up
 
     def upload(address):
         files = [("files", ("big.png", open(big_pngs[0], "rb"), "image/png"))]

@@ -9,13 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from studio.backend import Backend
-from studio.outputs import OutputStore
-from studio.run import ActiveRuns, generate
 from wiro import spec
 from wiro.settings import Settings
 
 from bad_inputs import CASES, LIVE_ONLY_CASES, inputs_for
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import run_values
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def live_backend(sim):
 
 
 def run_page(backend, values, tmp_path):
-    return list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "out"), "s1", values))
+    return run_values(backend, tmp_path, values)
 
 
 def _text(update) -> str:
@@ -47,7 +46,7 @@ def test_bad_input_is_refused_by_label_before_any_run(case, live_backend, sim_st
     assert "Nothing was sent" in message
     for words in case[2]:
         assert words in message, f"{words!r} missing from: {message}"
-    assert updates[0].image is None
+    assert updates[0].record is None
     assert sim_state.run_calls == 0
     # What the user typed is left as it was (NaN compares unequal to itself).
     assert repr(values) == repr(entered)
@@ -58,7 +57,7 @@ def test_local_urls_are_allowed_on_the_simulator(case, sim, sim_state, tmp_path)
     backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
                                poll_interval=0.02), simulator=sim)
     updates = run_page(backend, inputs_for(case, tmp_path), tmp_path)
-    assert updates[-1].image is not None
+    assert updates[-1].record is not None
     assert sim_state.run_calls == 1
 
 
@@ -81,7 +80,7 @@ def test_fuzzed_numbers_either_run_in_range_or_are_refused_by_label(live_backend
     before = sim_state.run_calls
     updates = run_page(live_backend, values, tmp_path)
     last = updates[-1]
-    if last.image is None:
+    if last.record is None:
         message = _text(last)
         assert "Nothing was sent" in message
         assert sim_state.run_calls == before
@@ -105,7 +104,7 @@ def test_an_output_that_is_not_an_image_is_explained_in_plain_words(live_backend
     values = {**spec.defaults(), "inputImage": [], "width": 256, "height": 256}
     last = run_page(live_backend, values, tmp_path)[-1]
     text = _text(last)
-    assert last.image is None and last.status.kind == "error"
+    assert last.record is None and last.status.kind == "error"
     assert "not an image" in text and "charged" in text
     assert "BytesIO" not in text and "cannot identify" not in text and "0x" not in text
 

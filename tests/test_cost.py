@@ -77,12 +77,10 @@ def test_estimate_against_the_charge():
 def test_the_simulators_charge_matches_the_estimate_for_uploads(sim, sim_state, tmp_path):
     """The simulator bills with the same rule: for uploads the estimate is exact."""
     from studio.backend import Backend
-    from studio.outputs import OutputStore
-    from studio.run import ActiveRuns, generate
-    from wiro import uploads
     from wiro.settings import Settings
 
     from conftest import TEST_KEY, TEST_SECRET
+    from run_helpers import run_values
 
     photo = tmp_path / "p.jpg"
     Image.new("RGB", (3000, 2000), (10, 80, 160)).save(photo)
@@ -90,9 +88,8 @@ def test_the_simulators_charge_matches_the_estimate_for_uploads(sim, sim_state, 
     est = cost.estimate(v)
     backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
                                poll_interval=0.02), simulator=sim)
-    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s",
-                         uploads.prepare_inputs(v, cache_dir=tmp_path / "c")))[-1]
-    assert last.details["cost_usd"] == pytest.approx(est.usd)
+    last = run_values(backend, tmp_path, v)[-1]
+    assert last.record.cost_usd == pytest.approx(est.usd)
 
 
 @pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), "abc", 1024.5, -16, 10**30,
@@ -109,20 +106,19 @@ def test_estimate_equals_the_simulators_charge_for_every_inspiration(number, sim
                                                                      tmp_path):
     """The default page's inspirations (URL references included) cost what was estimated."""
     from studio.backend import Backend
-    from studio.outputs import OutputStore
-    from studio.run import ActiveRuns, generate
     from wiro.settings import Settings
 
     from conftest import TEST_KEY, TEST_SECRET
+    from run_helpers import run_values
 
     inspiration = spec.INSPIRATIONS[number - 1]
     v = {**spec.defaults(), **inspiration.values()}
     est = cost.estimate(v)
     backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
                                poll_interval=0.02), simulator=sim)
-    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", v))[-1]
-    assert last.details is not None, last.status.text()
-    assert last.details["cost_usd"] == pytest.approx(est.usd), inspiration.title
+    last = run_values(backend, tmp_path, v)[-1]
+    assert last.record is not None, last.status.text()
+    assert last.record.cost_usd == pytest.approx(est.usd), inspiration.title
     if inspiration.input_images:
         assert "assumed" in cost.estimate_text(est)
 

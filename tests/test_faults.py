@@ -6,19 +6,20 @@ settings (a 30 s stall window is 0.5 s here), never slept out.
 """
 from __future__ import annotations
 
-import html
 import time
-import re
 
 import pytest
 
+from studio.active_runs import ActiveRuns
 from studio.backend import Backend
+from studio.guards import Guard
 from studio.outputs import OutputStore
-from studio.run import ActiveRuns, generate
+from studio.run import Runner
 from wiro import spec
 from wiro.settings import Settings
 
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import UNCAPPED, admit, run_page, text_to_image
 
 
 pytestmark = pytest.mark.timeout(60)
@@ -41,29 +42,8 @@ def backend(sim):
     backend.close()
 
 
-class RecordingTicket:
-    """Stands in for the guard's Ticket: remembers the task it heard was sent, the charge it
-    was told of, and the cost the run released it with."""
-
-    def __init__(self) -> None:
-        self.costs: list[float] = []
-        self.sent_tasks: list[str | None] = []
-        self.charges: list[float] = []
-
-    def sent(self, task_id: str | None = None) -> None:
-        self.sent_tasks.append(task_id)
-
-    def charged(self, cost: float) -> None:
-        self.charges.append(cost)
-
-    def release(self, cost: float = 0.0) -> None:
-        self.costs.append(cost)
-
-
-def run_page(backend, tmp_path, registry=None, ticket=None, **overrides):
-    values = {**spec.defaults(), spec.INPUT_IMAGE.name: [], **overrides}
-    return list(generate(backend, registry or ActiveRuns(), OutputStore(tmp_path / "out"), "s1",
-                         values, admit=(lambda: ticket) if ticket else None))
+def ledger_rows(guard: Guard) -> list[dict]:
+    return guard.ledger.rows()
 
 
 def final_status(sim_state) -> str:
@@ -88,8 +68,8 @@ def test_transient_faults_are_survived_and_the_image_arrives(backend, sim_state,
     sim_state.fault_timeout_seconds = 1.5
     sim_state.inject_fault(endpoint, kind, times)
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
-    assert last.details["width"] == spec.WIDTH.default
+    assert last.record is not None, text(last)
+    assert last.record.width == spec.WIDTH.default
     assert sim_state.run_calls == 1
     assert sim_state.running_tasks() == []
 
@@ -106,7 +86,7 @@ def test_each_run_error_code_reaches_the_user_in_plain_words(backend, sim_state,
                                                               code, words):
     sim_state.inject_fault("run", f"error_code:{code}")
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is None and last.finished
+    assert last.record is None and last.finished
     message = text(last)
     assert words in message, message
     assert f"code {code}" in message
@@ -146,17 +126,18 @@ def test_wrong_secret_is_explained_without_showing_it(sim, sim_state, tmp_path):
 def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim_state,
                                                                     tmp_path):
     sim_state.output_ttl_seconds = -1
-    ticket = RecordingTicket()
-    last = run_page(backend, tmp_path, ticket=ticket)[-1]
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
     message = text(last)
     (task,) = sim_state.tasks()
     assert "expire" in message and "could not be downloaded" in message
-    assert f"Task {task['id']}" in message and "charged $" in message
+    assert f"Task {task['id']}" in message and "simulated — no charge" in message
     assert "/cdn/" in message  # the link, to try by hand
     assert "Try again" not in message  # no invitation to pay for a second run
-    assert last.details["cost_usd"] > 0 and ticket.costs == [last.details["cost_usd"]]
-    # The ledger heard of the charge before the download failed.
-    assert ticket.sent_tasks == [task["id"]] and last.details["cost_usd"] in ticket.charges
+    # The ledger keeps Wiro's charge although the image never arrived.
+    [row] = ledger_rows(guard)
+    assert row["state"] == "charged" and row["task_id"] == task["id"]
+    assert f"${row['usd']:.4f} simulated — no charge" in message and row["usd"] > 0
     assert sim_state.run_calls == 1
 
 
@@ -166,7 +147,7 @@ def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim
 def test_a_finished_task_held_at_task_end_is_delivered(backend, sim_state, tmp_path):
     sim_state.detail_status = "task_end"  # the docs disagree on which status is last
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
+    assert last.record is not None, text(last)
     assert last.status.kind == "done" and last.status.wiro_status == "task_end"
     assert final_status(sim_state) == "task_postprocess_end"  # no Kill for a finished task
 
@@ -176,18 +157,19 @@ def test_a_status_that_never_moves_on_fails_names_it_and_kills_the_task(
         backend, sim_state, tmp_path, held):
     sim_state.hold_running = True
     sim_state.detail_status = held
-    ticket = RecordingTicket()
-    last = run_page(backend, tmp_path, ticket=ticket)[-1]
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
     message = text(last)
     (task,) = sim_state.tasks()
-    assert last.finished and last.status.kind == "error" and last.image is None
+    assert last.finished and last.status.kind == "error" and last.record is None
     assert held in message and f"Task {task['id']}" in message
     if held == "task_error":
         assert "pre-execution failure" in message  # Wiro's debugerror
     assert "killed" in message
     assert final_status(sim_state) == "task_cancel"
-    assert sim_state.run_calls == 1 and ticket.costs == [0.0]
-    assert ticket.sent_tasks == [task["id"]]  # sent: its estimate stays counted
+    assert sim_state.run_calls == 1
+    [row] = ledger_rows(guard)  # sent: its estimate stays counted
+    assert row["task_id"] == task["id"] and row["state"] in ("sent", "charged")
 
 
 def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, tmp_path):
@@ -211,7 +193,7 @@ def test_detail_hiccups_longer_than_before_are_ridden_out(sim, sim_state, tmp_pa
     sim_state.retry_after_seconds = 0.2
     sim_state.inject_fault("detail", kind, times)
     last = run_page(make_backend(sim, task_timeout=20.0), tmp_path)[-1]
-    assert last.image is not None, text(last)
+    assert last.record is not None, text(last)
     assert sim_state.take_fault("detail") is None  # every bad answer was met and got past
     assert sim_state.run_calls == 1
 
@@ -221,8 +203,8 @@ def test_a_slow_detail_answer_is_cut_short_by_detail_timeout(sim, sim_state, tmp
     sim_state.inject_fault("detail", "timeout", 1)
     backend = make_backend(sim, request_timeout=10.0, detail_timeout=0.3)
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
-    assert last.details["total_seconds"] < 3.0  # did not sit out the slow answer
+    assert last.record is not None, text(last)
+    assert last.record.total_seconds < 3.0  # did not sit out the slow answer
 
 
 def test_a_task_is_killed_even_when_detail_never_answers(sim, sim_state, tmp_path):
@@ -257,7 +239,7 @@ def test_an_output_that_is_404_for_a_while_still_arrives(sim, sim_state, tmp_pat
     sim_state.inject_fault("download", "http404", 4)
     backend = make_backend(sim, download_window=10.0)
     last = run_page(backend, tmp_path)[-1]
-    assert last.image is not None, text(last)
+    assert last.record is not None, text(last)
     assert sim_state.run_calls == 1
 
 
@@ -266,8 +248,8 @@ def test_stop_works_when_kill_answers_without_a_task(backend, sim_state, tmp_pat
     sim_state.stop_without_tasklist = True
     registry = ActiveRuns()
     updates = []
-    values = {**spec.defaults(), spec.INPUT_IMAGE.name: []}
-    for update in generate(backend, registry, OutputStore(tmp_path), "s9", values):
+    [job] = admit(text_to_image(), session="s9")
+    for update in Runner(backend, registry, OutputStore(tmp_path)).run("s9", job):
         updates.append(update)
         if update.status.wiro_status == "task_output" and registry.count("s9"):
             assert "killed while generating" in registry.stop("s9")[0]

@@ -1,11 +1,13 @@
 """Issue 7, part 1: the session's history — every finished run, restorable, reusable."""
 from __future__ import annotations
 
+import json
 import re
 
 from PIL import Image
 
 from studio import history
+from studio.record import Reference, RunRecord
 from wiro import spec
 
 pytest_plugins = ["tests.app_harness"]
@@ -15,50 +17,32 @@ UI_MS = 20_000  # a busy 2-core box: events can queue for seconds
 URL_1 = "https://cdn.example.com/one.jpg"
 
 
-def details(task_id="101", seed=5, **extra):
-    return {"task_id": task_id, "seed": seed, "width": 512, "height": 256, "format": "png",
-            "bytes": 10, "wiro_seconds": 1.0, "total_seconds": 2.5, "cost_usd": 0.03, **extra}
-
-
-def inputs(**changes):
-    return {**spec.defaults(), spec.INPUT_IMAGE.name: [URL_1], spec.WIDTH.name: 512,
-            spec.HEIGHT.name: 256, **changes}
+def record(task_id="101", seed=5, image="x.png", refs=(URL_1,), **inputs) -> RunRecord:
+    """A finished run as the lifecycle describes it."""
+    sent = {**{f.name: f.default for f in spec.INPUTS if f.name != spec.INPUT_IMAGE.name},
+            spec.WIDTH.name: 512, spec.HEIGHT.name: 256, **inputs, spec.SEED.name: seed}
+    return RunRecord(task_id=task_id, inputs=sent,
+                     references=tuple(Reference("url", url=u) for u in refs), image=image,
+                     width=512, height=256, format="png", bytes=10, cost_usd=0.03,
+                     estimate_usd=0.03, simulated=False, wiro_seconds=1.0, total_seconds=2.5)
 
 
 # --- pure functions ------------------------------------------------------------------------
 
-def test_entry_keeps_the_inputs_and_the_result(tmp_path):
-    page_refs = [URL_1]
-    item = history.entry(inputs(**{spec.INPUT_IMAGE.name: page_refs}), details(),
-                         str(tmp_path / "out.png"), estimate_usd=0.03)
-    page_refs.append("changed later")  # the page's list moves on; the entry does not
-    assert item["inputs"][spec.INPUT_IMAGE.name] == [URL_1]
-    assert item["task_id"] == "101" and item["image"].endswith("out.png")
-    assert (item["result_width"], item["result_height"], item["cost_usd"],
-            item["estimate_usd"], item["seconds"]) == (512, 256, 0.03, 0.03, 2.5)
-
-
-def test_the_seed_really_used_is_recorded():
-    item = history.entry(inputs(**{spec.SEED.name: 1}), details(seed=987654), "x.png")
-    assert history.restore(item)[spec.SEED.name] == 987654
-
-
 def test_newest_first_no_duplicates_and_bounded():
-    entries: list[dict] = []
+    entries: list[RunRecord] = []
     for n in range(history.MAX_ENTRIES + 5):
-        entries = history.add(entries, history.entry(inputs(), details(task_id=str(n)), "x"))
+        entries = history.add(entries, record(task_id=str(n)))
     assert len(entries) == history.MAX_ENTRIES
-    assert entries[0]["task_id"] == str(history.MAX_ENTRIES + 4)
-    again = history.add(entries, history.entry(inputs(), details(task_id=entries[3]["task_id"]),
-                                               "x"))
+    assert entries[0].task_id == str(history.MAX_ENTRIES + 4)
+    again = history.add(entries, record(task_id=entries[3].task_id))
     assert again == entries
 
 
 def test_restore_gives_every_input_by_spec_name():
-    item = history.entry(inputs(**{spec.PROMPT.name: "p", spec.SAFETY_TOLERANCE.name: 5,
-                                   spec.OUTPUT_FORMAT.name: "jpeg", spec.WIDTH.name: 0}),
-                         details(seed=9), "x")
-    restored = history.restore(item)
+    item = record(seed=9, **{spec.PROMPT.name: "p", spec.SAFETY_TOLERANCE.name: 5,
+                             spec.OUTPUT_FORMAT.name: "jpeg", spec.WIDTH.name: 0})
+    restored = item.values()
     assert set(restored) == {f.name for f in spec.INPUTS}
     assert restored == {spec.INPUT_IMAGE.name: [URL_1], spec.PROMPT.name: "p",
                         spec.WIDTH.name: 0, spec.HEIGHT.name: 256,
@@ -66,10 +50,16 @@ def test_restore_gives_every_input_by_spec_name():
                         spec.OUTPUT_FORMAT.name: "jpeg"}
 
 
+def test_a_record_survives_json():
+    item = record(refs=(URL_1,))
+    again = RunRecord.from_json(json.loads(json.dumps(item.as_json())))
+    assert again == item
+
+
 def test_use_as_reference_appends_the_saved_file(tmp_path):
     saved = tmp_path / "flux2pro-task101-seed5.png"
     Image.new("RGB", (8, 8)).save(saved)
-    item = history.entry(inputs(), details(), str(saved))
+    item = record(image=str(saved))
     refs, note = history.use_as_reference([URL_1], item)
     assert refs == [URL_1, str(saved)] and note == ""
     assert history.use_as_reference(refs, item)[1] == "That result is already a reference image."
@@ -80,8 +70,7 @@ def test_use_as_reference_appends_the_saved_file(tmp_path):
 
 
 def test_render_shows_what_the_issue_asks_for(tmp_path):
-    item = history.entry(inputs(**{spec.PROMPT.name: "A <b>bold</b> fox"}),
-                         details(), str(tmp_path / "o.png"), estimate_usd=0.03)
+    item = record(image=str(tmp_path / "o.png"), **{spec.PROMPT.name: "A <b>bold</b> fox"})
     page = history.render([item])
     assert "A &lt;b&gt;bold&lt;/b&gt; fox" in page
     assert f"gradio_api/file={tmp_path}" in page  # served by the app, not a CDN link

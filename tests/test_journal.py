@@ -11,17 +11,25 @@ from gradio_client import Client
 
 from app_process import start_app
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import admit
 from studio.backend import Backend, recover_orphans
 from studio.datadir import Database
 from studio.journal import Journal
 from studio.outputs import OutputStore
-from studio.run import ActiveRuns, generate
+from studio.active_runs import ActiveRuns
+from studio.run import Runner
 from wiro import WiroClient, spec
 from wiro.settings import Settings
 from wiro.simulator import SimulatorServer, SimulatorState
 
 pytestmark = pytest.mark.timeout(120)
 PROMPT = {**spec.defaults(), spec.INPUT_IMAGE.name: [], "width": 256, "height": 256}
+
+
+def run_once(backend, tmp_path):
+    """One admitted run of PROMPT, as a generator of its updates."""
+    [job] = admit(PROMPT)
+    return Runner(backend, ActiveRuns(), OutputStore(tmp_path / "o")).run("s", job)
 
 
 @pytest.fixture
@@ -98,13 +106,13 @@ def test_an_unconfirmed_stop_is_tried_again_next_start(journal, sim, sim_state):
 def test_a_run_writes_its_task_and_closes_it(journal, sim, sim_state, tmp_path):
     backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
                                poll_interval=0.02), simulator=sim, journal=journal)
-    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", PROMPT))[-1]
+    last = list(run_once(backend, tmp_path))[-1]
     entry = journal.entry(last.taskid)
-    assert entry.state == "done" and entry.cost_usd == last.details["cost_usd"]
+    assert entry.state == "done" and entry.cost_usd == last.record.cost_usd
     assert entry.key_kind == "owner"
 
     sim_state.hold_running = True
-    run = generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", PROMPT)
+    run = run_once(backend, tmp_path)
     for update in run:
         if update.taskid:
             assert journal.entry(update.taskid).state == "running"
@@ -174,7 +182,7 @@ def test_a_refused_run_leaves_nothing_in_the_journal(journal, sim, sim_state, tm
     backend = Backend(Settings(api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=sim.base_url,
                                poll_interval=0.02), simulator=sim, journal=journal)
     sim_state.inject_fault("run", "error_code:97")
-    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "o"), "s", PROMPT))[-1]
+    last = list(run_once(backend, tmp_path))[-1]
     assert last.finished and journal.db.query("SELECT * FROM task_journal") == []
     backend.close()
 

@@ -7,19 +7,16 @@ import threading
 import pytest
 from PIL import Image
 
-from studio import admission
 from studio.backend import Backend
 from studio.datadir import Database
 from studio.config import Config
 from studio.guards import Guard, RunRefused, default_estimate_usd
 from studio.ledger import Ledger, OverCap
-from studio.outputs import OutputStore
-from studio.run import ActiveRuns
-from studio.visitors import Visitor
 from wiro import spec
 from wiro.settings import Settings
 
 from conftest import FakeClock, TEST_KEY, TEST_SECRET
+from run_helpers import run_values
 
 PROMPT_ONLY = {**spec.defaults(), spec.INPUT_IMAGE.name: []}
 
@@ -33,9 +30,7 @@ def backend(sim):
 
 
 def run(guard, backend, tmp_path, n=0, values=PROMPT_ONLY):
-    visitor = Visitor(f"10.0.0.{n}", f"tab-{n}")
-    return list(admission.run(guard, backend, ActiveRuns(), OutputStore(tmp_path / "out"),
-                              visitor.session, visitor, dict(values)))
+    return run_values(backend, tmp_path, dict(values), guard=guard, session=f"tab-{n}")
 
 
 def charged(backend, sim_state) -> float:
@@ -105,19 +100,19 @@ def test_four_simultaneous_runs_spend_no_more_than_the_cap(backend, sim_state, t
         t.start()
     for t in threads:
         t.join()
-    done = [r for r in results if r.image]
+    done = [r for r in results if r.record]
     assert len(done) == 1 and sum(r.status.kind == "refused" for r in results) == 3
     assert 0 < charged(backend, sim_state) <= cap
-    assert guard.spent_today() == pytest.approx(charged(backend, sim_state))
+    assert guard.ledger.spent() == pytest.approx(charged(backend, sim_state))
 
 
 def test_a_run_whose_download_failed_is_still_counted(backend, sim_state, tmp_path):
     sim_state.output_ttl_seconds = 0  # the result link has expired by the time we fetch it
     guard = Guard(Config())
     last = run(guard, backend, tmp_path)[-1]
-    assert last.image is None and last.status.kind == "error"
+    assert last.record is None and last.status.kind == "error"
     assert charged(backend, sim_state) > 0
-    assert guard.spent_today() == pytest.approx(charged(backend, sim_state))
+    assert guard.ledger.spent() == pytest.approx(charged(backend, sim_state))
 
 
 def test_a_run_lost_after_it_was_sent_keeps_its_estimate(backend, sim_state, tmp_path):
@@ -125,7 +120,7 @@ def test_a_run_lost_after_it_was_sent_keeps_its_estimate(backend, sim_state, tmp
     guard = Guard(Config())
     last = run(guard, backend, tmp_path)[-1]
     assert last.status.kind == "error" and sim_state.tasks_created == 1
-    assert guard.spent_today() == pytest.approx(default_estimate_usd())
+    assert guard.ledger.spent() == pytest.approx(default_estimate_usd())
     sim_state.clear_faults()
 
 
@@ -134,7 +129,7 @@ def test_a_run_wiro_never_started_costs_nothing(backend, sim_state, tmp_path):
     guard = Guard(Config(daily_spend_cap_usd=1.0))
     last = run(guard, backend, tmp_path)[-1]
     assert last.status.kind == "error" and sim_state.tasks_created == 0
-    assert guard.spent_today() == 0 and guard.ledger.rows() == []
+    assert guard.ledger.spent() == 0 and guard.ledger.rows() == []
 
 
 def test_a_run_refused_by_the_full_check_after_admission_costs_nothing(backend, sim_state,
@@ -147,7 +142,7 @@ def test_a_run_refused_by_the_full_check_after_admission_costs_nothing(backend, 
     last = run(guard, backend, tmp_path, values={**PROMPT_ONLY,
                                                  spec.INPUT_IMAGE.name: [str(broken)]})[-1]
     assert last.status.kind == "invalid" and "damaged" in last.status.text()
-    assert sim_state.run_calls == 0 and guard.spent_today() == 0
+    assert sim_state.run_calls == 0 and guard.ledger.spent() == 0
 
 
 def test_todays_spending_survives_a_restart(backend, sim_state, tmp_path):
@@ -155,12 +150,12 @@ def test_todays_spending_survives_a_restart(backend, sim_state, tmp_path):
     first = Guard.persistent(settings, Database(tmp_path / "data"))
     run(first, backend, tmp_path)
     first.ledger.reserve([0.01])  # a run that was in flight when the process died
-    before = first.spent_today()
+    before = first.ledger.spent()
     assert before == pytest.approx(charged(backend, sim_state) + 0.01)
     first.ledger.db.close()
 
     after_restart = Guard.persistent(settings, Database(tmp_path / "data"))
-    assert after_restart.spent_today() == pytest.approx(before)
+    assert after_restart.ledger.spent() == pytest.approx(before)
     last = run(after_restart, backend, tmp_path)[-1]
     assert last.status.kind == "refused" and "spending cap ($0.05)" in last.status.text()
 
@@ -168,9 +163,12 @@ def test_todays_spending_survives_a_restart(backend, sim_state, tmp_path):
 def test_the_day_turns_at_midnight_utc():
     clock = FakeClock(start=1_767_225_600.0 - 10)
     guard = Guard(Config(daily_spend_cap_usd=0.05), clock=clock)
-    guard.admit("s", "c", estimate_usd=0.05).release(cost=0.05)
+    [ticket] = guard.admit("s", "c", estimate_usd=0.05)
+    ticket.sending()
+    ticket.release(0.05)
     with pytest.raises(RunRefused):
         guard.admit("s", "c", estimate_usd=0.01)
     clock.advance(20)
-    assert guard.spent_today() == 0
-    guard.admit("s", "c", estimate_usd=0.05).release()
+    assert guard.ledger.spent() == 0
+    [ticket] = guard.admit("s", "c", estimate_usd=0.05)
+    ticket.release()

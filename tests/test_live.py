@@ -8,12 +8,12 @@ from typing import Iterator
 import pytest
 
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import admit
 from studio.backend import Backend, start_backend
 from studio.config import Config
 from studio.outputs import OutputStore
-from studio.run import (
-    GENERATING_BAND, ActiveRuns, RunUpdate, generate, progress_fraction, status_title,
-)
+from studio.active_runs import ActiveRuns
+from studio.run import GENERATING_BAND, Runner, RunUpdate, progress_fraction, status_title
 from wiro import Settings, TaskStatus, WiroClient
 from wiro.live import (
     POLL, POLL_MAX_DELAY, SOCKET, FollowThread, SocketRefused, TaskEvent, event_from_task,
@@ -238,17 +238,22 @@ def page_backend(sim: SimulatorServer) -> Backend:
                             socket_url=sim.socket_url, poll_interval=30.0))
 
 
+def page_run(backend, registry, tmp_path, session, seed):
+    """The page's run of PROMPT with `seed`, admitted, as a generator of its updates."""
+    [job] = admit(dict(PROMPT, seed=seed), session=session)
+    return Runner(backend, registry, OutputStore(tmp_path)).run(session, job)
+
+
 def test_page_generate_completes_via_the_socket(sim, sim_state, tmp_path):
     paced(sim_state, 0.15)
     backend = page_backend(sim)
     registry = ActiveRuns()
     started = time.monotonic()
-    updates: list[RunUpdate] = list(generate(backend, registry, OutputStore(tmp_path), "s1",
-                                             dict(PROMPT, seed=5)))
+    updates: list[RunUpdate] = list(page_run(backend, registry, tmp_path, "s1", 5))
     assert time.monotonic() - started < 5
     final = updates[-1]
-    assert final.finished and final.image and final.details["width"] == 256
-    taskid = str(final.details["task_id"])
+    assert final.finished and final.record and final.record.width == 256
+    taskid = final.record.task_id
     assert sim_state.detail_calls[taskid] == 1
     fractions = [u.status.fraction for u in updates if u.status.fraction is not None]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
@@ -261,7 +266,7 @@ def test_closing_the_page_run_kills_the_task_and_its_thread(sim, sim_state, tmp_
     paced(sim_state, 0.05, hold_running=True)
     backend = page_backend(sim)
     registry = ActiveRuns()
-    run = generate(backend, registry, OutputStore(tmp_path), "s2", dict(PROMPT, seed=6))
+    run = page_run(backend, registry, tmp_path, "s2", 6)
     for update in run:
         if update.status.wiro_status == "task_output":
             break
@@ -278,7 +283,7 @@ def test_stop_button_ends_a_socket_run_as_stopped(sim, sim_state, tmp_path):
     backend = page_backend(sim)
     registry = ActiveRuns()
     updates = []
-    for update in generate(backend, registry, OutputStore(tmp_path), "s3", dict(PROMPT, seed=7)):
+    for update in page_run(backend, registry, tmp_path, "s3", 7):
         updates.append(update)
         if update.status.wiro_status == "task_output" and registry.count("s3"):
             registry.stop("s3")  # the Stop button, from another handler
@@ -357,8 +362,7 @@ def test_push_mode_and_tick_mode_deliver_the_same_run(sim, sim_state, tmp_path):
     for push in (True, False):
         backend = page_backend(sim)
         backend.push_updates = push
-        updates = list(generate(backend, ActiveRuns(), OutputStore(tmp_path), f"p{push}",
-                                dict(PROMPT, seed=3)))
+        updates = list(page_run(backend, ActiveRuns(), tmp_path, f"p{push}", 3))
         finals.append(updates[-1])
         backend.client().close()
-    assert all(u.image and u.status.kind == "done" for u in finals)
+    assert all(u.record and u.status.kind == "done" for u in finals)

@@ -217,10 +217,11 @@ def test_session_zip_has_exact_images_runs_json_and_a_relative_contact_sheet(
     assert sum(n.startswith("references/") for n in archive.namelist()) == 1
 
 
-def test_keep_never_fails_a_run(tmp_path, monkeypatch):
+def test_a_failed_keep_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "_store", ResultStore(
         tmp_path / "d", database=Database(tmp_path / "d")))
-    assert results.keep("tab", inputs(), details(1), tmp_path / "vanished.png") is None
+    with pytest.raises(OSError):  # the page logs it and goes on (studio.page.DemoPage.keep)
+        results.store().keep("tab", inputs(), details(1), tmp_path / "vanished.png")
     assert results.store().usage() == (0, 0)
     assert [p.name for p in results.store().root.iterdir()] == []
 

@@ -3,20 +3,23 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from studio import side_by_side
+from studio import active_runs, admission, side_by_side
+from studio.active_runs import ActiveRuns
 from studio.backend import Backend
 from studio.config import Config
 from studio.guards import Guard, RunRefused
 from studio.outputs import OutputStore
-from studio.run import ActiveRuns, RunUpdate
+from studio.run import Runner, RunUpdate
 from studio.status import RunStatus
 from wiro import spec
 from wiro.settings import Settings
 
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import admit
 
 pytest_plugins = ["tests.app_harness"]
 
@@ -71,20 +74,27 @@ def fake_run(steps, closed, name, delay=0.01):
         closed.append((name, threading.current_thread().name))
 
 
-def test_run_together_yields_every_runs_latest_until_all_finish():
+def runner_of(runs: dict) -> Runner:
+    """A Runner whose runs are the given generators (by job name), pushed as they come."""
+    runner = Runner(SimpleNamespace(push_updates=True), ActiveRuns(), None)
+    runner.run = lambda session, job, client=None: runs[job]
+    return runner
+
+
+def test_together_yields_every_runs_latest_until_all_finish():
     closed: list = []
-    snapshots = list(side_by_side.run_together(
-        [fake_run(3, closed, "a"), fake_run(8, closed, "b")], tick=0.01))
+    runner = runner_of({"a": fake_run(3, closed, "a"), "b": fake_run(8, closed, "b")})
+    snapshots = list(runner.together("tab", ["a", "b"], tick=0.01))
     assert [u.status.title for u in snapshots[-1]] == ["a:2", "b:7"]
     assert all(u.finished for u in snapshots[-1])
     assert sorted(n for n, _ in closed) == ["a", "b"]
-    assert all(thread.startswith("side-by-side-") for _, thread in closed)
+    assert all(thread.startswith("run-tab-") for _, thread in closed)
 
 
 def test_closing_the_row_closes_every_run_in_its_own_thread():
     closed: list = []
-    merged = side_by_side.run_together([fake_run(10_000, closed, "a"),
-                                        fake_run(10_000, closed, "b")], tick=0.01)
+    runner = runner_of({"a": fake_run(10_000, closed, "a"), "b": fake_run(10_000, closed, "b")})
+    merged = runner.together("tab", ["a", "b"], tick=0.01)
     next(merged)
     next(merged)
     merged.close()  # what Gradio does when the event is cancelled
@@ -95,64 +105,60 @@ def test_an_error_in_one_run_is_shown_in_its_slot():
     def broken():
         yield RunUpdate(RunStatus("running", "starting"))
         raise RuntimeError("boom")
-    last = list(side_by_side.run_together([broken(), fake_run(2, [], "ok")], tick=0.01))[-1]
+    runner = runner_of({"x": broken(), "ok": fake_run(2, [], "ok")})
+    last = list(runner.together("tab", ["x", "ok"], tick=0.01))[-1]
     assert "boom" in last[0].status.text() and last[0].finished and last[1].status.title == "ok:1"
 
 
 # --- the guard: one admission for the session, every seed a run for the caps -----------------
 
+def release(tickets, usd=None):
+    for ticket in tickets:
+        if usd is not None:
+            ticket.sending()
+        ticket.release(usd)
+
+
 def test_a_batch_is_one_admission_for_the_session_cap():
     guard = Guard(Config(runs_per_session=1, max_concurrent_runs=4))
-    tickets = guard.admit_batch("tab", "c", 3)
+    tickets = guard.admit("tab", "c", 3)
     assert len(tickets) == 3
     with pytest.raises(RunRefused, match="already has 3 run"):
         guard.admit("tab", "c")
     with pytest.raises(RunRefused):
-        guard.admit_batch("tab", "c", 2)
-    for t in tickets:
-        t.release(0.03)
-    assert guard.spent_today() == pytest.approx(0.09)
-    guard.admit("tab", "c").release()
+        guard.admit("tab", "c", 2)
+    release(tickets, 0.03)
+    assert guard.ledger.spent() == pytest.approx(0.09)
+    release(guard.admit("tab", "c"))
 
 
 def test_every_seed_counts_against_the_overall_and_hourly_caps():
     guard = Guard(Config(runs_per_session=1, max_concurrent_runs=4,
-                                runs_per_client_per_hour=5))
-    other = guard.admit_batch("other-tab", "d", 2)
+                         runs_per_client_per_hour=5))
+    other = guard.admit("other-tab", "d", 2)
     with pytest.raises(RunRefused, match="too busy for 3 runs"):
-        guard.admit_batch("tab", "c", 3)  # 2 + 3 > 4: refused as a whole
-    assert len(guard.admit_batch("tab", "c", 2)) == 2
-    for t in other:
-        t.release()
+        guard.admit("tab", "c", 3)  # 2 + 3 > 4: refused as a whole
+    assert len(guard.admit("tab", "c", 2)) == 2
+    release(other)
     guard2 = Guard(Config(runs_per_session=0, runs_per_client_per_hour=5))
-    for t in guard2.admit_batch("s", "c", 4):
-        t.release()
+    release(guard2.admit("s", "c", 4))
     with pytest.raises(RunRefused, match="1 of this demo's 5 runs for the hour are left"):
-        guard2.admit_batch("s", "c", 2)
-    guard2.admit("s", "c").release()  # the one left
+        guard2.admit("s", "c", 2)
+    release(guard2.admit("s", "c"))  # the one left
 
 
-def test_stop_task_stops_one_task_of_a_session():
+def test_stop_slot_stops_one_task_of_a_session(monkeypatch):
     stopped = []
-
-    class Client:
-        def detail(self, taskid):
-            raise AssertionError("not reached")
-
     registry = ActiveRuns()
-    registry.add("s", Client(), "1")
-    registry.add("s", Client(), "2")
-    import studio.run as run_module
-    original = run_module.stop_task
-    run_module.stop_task = lambda client, taskid: stopped.append(taskid) or f"stopped {taskid}"
-    try:
-        assert registry.stop_task("s", "1") == "stopped 1"
-        assert registry.stop_task("s", "1") is None  # not running any more
-        assert registry.count("s") == 1
-        assert registry.stop_task("s", "2") == "stopped 2"
-        assert registry.count() == 0
-    finally:
-        run_module.stop_task = original
+    registry.add("s", object(), "1", slot=0)
+    registry.add("s", object(), "2", slot=1)
+    monkeypatch.setattr(active_runs, "stop_task",
+                        lambda client, taskid: stopped.append(taskid) or f"stopped {taskid}")
+    assert registry.stop_slot("s", 0) == "stopped 1"
+    assert registry.stop_task("s", "1") is None  # not running any more
+    assert registry.count("s") == 1
+    assert registry.stop_slot("s", 1) == "stopped 2"
+    assert registry.count() == 0
     assert stopped == ["1", "2"]
 
 
@@ -169,24 +175,29 @@ def values(**changes):
             spec.HEIGHT.name: 256, **changes}
 
 
+def row(backend, registry, tmp_path, guard, seeds, **changes):
+    """A side-by-side batch as the page runs it: admitted whole, then run together."""
+    jobs = admit(values(**changes), guard, "tab", seeds)
+    if isinstance(jobs, admission.Refusal):
+        return iter([[RunUpdate(jobs.status, finished=True)] * len(seeds)])
+    return Runner(backend, registry, OutputStore(tmp_path)).together("tab", jobs)
+
+
 def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, tmp_path):
     sim_state.configure(hold_running=True)
-    registry, slots = ActiveRuns(), side_by_side.SlotTasks()
+    registry = ActiveRuns()
     guard = Guard(Config())
     seeds = [11, 22, 33]
-    row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(), seeds,
-                               slots=slots, admit_batch=lambda n: guard.admit_batch("tab", "c",
-                                                                                  n))
     snapshots: list = []
-    runner = threading.Thread(target=lambda: snapshots.extend(row))
+    runner = threading.Thread(target=lambda: snapshots.extend(
+        row(backend, registry, tmp_path, guard, seeds)))
     runner.start()
     wait_for(lambda: len(sim_state.running_tasks()) == 3 and registry.count("tab") == 3,
              message="three tasks running")
     tasks = {t["seed"]: t["id"] for t in sim_state.tasks()}
     assert sorted(tasks) == seeds
-    assert [slots.get("tab", i) for i in range(3)] == [tasks[s] for s in seeds]
 
-    line = side_by_side.stop_slot(registry, slots, "tab", 1)  # seed 22 only
+    line = registry.stop_slot("tab", 1)  # seed 22 only
     assert tasks[22] in line
     wait_for(lambda: registry.count("tab") == 2, message="slot 2 to end")
     assert {t["id"] for t in sim_state.running_tasks()} == {tasks[11], tasks[33]}
@@ -194,51 +205,43 @@ def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, 
         sim_state.release(taskid)
     runner.join(30)
     last = snapshots[-1]
-    assert [u.image is not None for u in last] == [True, False, True]
+    assert [u.record is not None for u in last] == [True, False, True]
     assert last[1].status.kind == "stopped"
-    assert [u.details["seed"] for u in (last[0], last[2])] == [11, 33]
-    assert registry.count() == 0 and slots.get("tab", 0) is None
-    assert guard.spent_today() == pytest.approx(sum(u.details["cost_usd"]
-                                                    for u in (last[0], last[2])))
-    guard.admit("tab", "c").release()  # every ticket was released
+    assert [u.record.seed for u in (last[0], last[2])] == [11, 33]
+    assert registry.count() == 0 and registry.stop_slot("tab", 0) is None
+    assert guard.ledger.spent() == pytest.approx(sum(u.record.cost_usd
+                                                     for u in (last[0], last[2])))
+    release(guard.admit("tab", "c"))  # every ticket was released
 
 
 def test_stop_all_and_closing_the_row_stop_every_task(backend, sim_state, tmp_path):
     sim_state.configure(hold_running=True)
-    registry, slots = ActiveRuns(), side_by_side.SlotTasks()
+    registry = ActiveRuns()
     guard = Guard(Config())
-    row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(),
-                               [1, 2], slots=slots,
-                               admit_batch=lambda n: guard.admit_batch("tab", "c", n))
-    next(row)
+    batch = row(backend, registry, tmp_path, guard, [1, 2])
+    next(batch)
     wait_for(lambda: len(sim_state.running_tasks()) == 2 and registry.count("tab") == 2,
              message="two tasks running")
     assert len(registry.stop("tab")) == 2  # the page's Stop / a closed tab
     wait_for(lambda: not sim_state.running_tasks(), message="every task to stop")
-    row.close()
+    batch.close()
 
     # Closing the row (Gradio cancelling the event) also stops what is still running.
-    row = side_by_side.compare(backend, registry, OutputStore(tmp_path), "tab", values(),
-                               [3, 4], slots=slots,
-                               admit_batch=lambda n: guard.admit_batch("tab", "c", n))
-    next(row)
+    batch = row(backend, registry, tmp_path, guard, [3, 4])
+    next(batch)
     wait_for(lambda: len(sim_state.running_tasks()) == 2, message="two more tasks")
-    row.close()
+    batch.close()
     assert not sim_state.running_tasks()
     assert registry.count() == 0
-    guard.admit("tab", "c").release()
+    release(guard.admit("tab", "c"))
 
 
 def test_invalid_inputs_or_a_refusal_start_nothing(backend, sim_state, tmp_path):
-    registry, slots = ActiveRuns(), side_by_side.SlotTasks()
+    registry = ActiveRuns()
     guard = Guard(Config(max_concurrent_runs=2))
-    bad = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
-                                    values(width=100), [1, 2], slots=slots,
-                                    admit_batch=lambda n: guard.admit_batch("t", "c", n)))
+    bad = list(row(backend, registry, tmp_path, guard, [1, 2], width=100))
     assert bad[-1][0].status.kind == "invalid"
-    refused = list(side_by_side.compare(backend, registry, OutputStore(tmp_path), "t",
-                                        values(), [1, 2, 3], slots=slots,
-                                        admit_batch=lambda n: guard.admit_batch("t", "c", n)))
+    refused = list(row(backend, registry, tmp_path, guard, [1, 2, 3]))
     assert refused[-1][2].status.kind == "refused"
     assert sim_state.run_calls == 0
 

@@ -20,6 +20,12 @@ URL_1 = "https://cdn.example.com/road.jpg"
 URL_2 = "https://cdn.example.com/it's a car;really.png"
 
 
+
+def file_names(values) -> dict[str, str]:
+    """{local path: the file name the snippets use for it}."""
+    images, _ = snippets.request_parts(values)
+    return {images[i][1]: name for i, name in snippets._file_names(images).items()}
+
 def values(**changes):
     base = {**spec.defaults(), spec.PROMPT.name: "A red car on a road, 'quoted' & \"double\"",
             spec.WIDTH.name: 512, spec.HEIGHT.name: 256, spec.SEED.name: 7,
@@ -77,7 +83,7 @@ def test_repeated_file_names_are_told_apart(tmp_path):
     (tmp_path / "b").mkdir()
     one = str(image_file(tmp_path / "a", "image.png"))
     two = str(image_file(tmp_path / "b", "image.png"))
-    names = snippets.file_names(values(**{spec.INPUT_IMAGE.name: [one, two]}))
+    names = file_names(values(**{spec.INPUT_IMAGE.name: [one, two]}))
     assert names == {one: "image.png", two: "image-2.png"}
 
 
@@ -132,7 +138,7 @@ def test_curl_multipart_creates_the_task_with_files_and_urls_in_order(sim, sim_s
     v = values(**{spec.INPUT_IMAGE.name: [red, URL_1, blue]})
     work = tmp_path / "work"  # the user's folder, with their copies of the files
     work.mkdir()
-    for path, name in snippets.file_names(v).items():
+    for path, name in file_names(v).items():
         shutil.copy(path, work / name)
     answer = run_curl(snippets.curl(v), sim, work)
     task = created(sim_state, answer["taskid"])
@@ -167,7 +173,7 @@ def test_python_multipart_creates_the_task(sim, sim_state, tmp_path):
     v = values(**{spec.INPUT_IMAGE.name: [URL_1, road]})
     work = tmp_path / "work"
     work.mkdir()
-    for path, name in snippets.file_names(v).items():
+    for path, name in file_names(v).items():
         shutil.copy(path, work / name)
     out = run_python(snippets.python(v), sim, work)
     task = created(sim_state, out.split("task id:")[1].split()[0])

@@ -7,13 +7,12 @@ import pytest
 from PIL import Image
 
 from studio.backend import Backend
-from studio.outputs import OutputStore
-from studio.run import ActiveRuns, generate
 from wiro import InvalidInputError, spec, uploads, validate_inputs
 from wiro.settings import Settings
 from wiro.validation import ImageFile
 
 from conftest import TEST_KEY, TEST_SECRET
+from run_helpers import run_values
 
 MP = 1_000_000
 URL_A = "https://cdn.example.com/a.jpg"
@@ -109,15 +108,23 @@ def test_exif_orientation_is_applied(tmp_path):
     assert out != small and size_of(out) == (200, 300)
 
 
-def test_together_within_nine_megapixels_so_validation_passes(tmp_path):
+def test_a_prepared_request_is_within_nine_megapixels_in_order(tmp_path):
     files = [photo(tmp_path / f"p{n}.jpg", (3000, 3000)) for n in range(4)]  # 36 MP
-    with pytest.raises(InvalidInputError, match="add up to"):
-        validate_inputs({spec.INPUT_IMAGE.name: files, spec.PROMPT.name: "x"})
-    prepared = uploads.prepare_references(files, cache_dir=tmp_path / "c")
-    request = validate_inputs({spec.INPUT_IMAGE.name: prepared, spec.PROMPT.name: "x"})
+    request = validate_inputs({spec.INPUT_IMAGE.name: files, spec.PROMPT.name: "x"})
+    assert request.input_megapixels > spec.MAX_INPUT_MEGAPIXELS
+    request = uploads.prepare(request, cache_dir=tmp_path / "c")
     assert request.input_megapixels <= spec.MAX_INPUT_MEGAPIXELS
     assert [os.path.basename(i.path).split(".")[0] for i in request.images] == \
         ["p0", "p1", "p2", "p3"]
+
+
+def test_a_damaged_upload_is_refused_by_name_when_prepared(tmp_path):
+    whole = photo(tmp_path / "whole.jpg", (600, 400))
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(open(whole, "rb").read()[:2000])  # its header says 600×400
+    request = validate_inputs({spec.INPUT_IMAGE.name: [whole, str(cut)], spec.PROMPT.name: "x"})
+    with pytest.raises(InvalidInputError, match=r"Input Image 2 \(cut.jpg\) is damaged"):
+        uploads.prepare(request, cache_dir=tmp_path / "c")
 
 
 def test_copies_are_reused(tmp_path):
@@ -143,10 +150,8 @@ def test_other_entry_kinds(tmp_path):
     out = uploads.prepare_references([{"path": big}, ImageFile(big)], cache_dir=tmp_path / "c",
                                      max_each_mp=1)
     assert all(isinstance(o, str) and o != big for o in out)
-    values = uploads.prepare_inputs({spec.INPUT_IMAGE.name: big, spec.PROMPT.name: "p"},
-                                    cache_dir=tmp_path / "c", max_each_mp=1)
-    assert values[spec.INPUT_IMAGE.name] == [out[0]] and values[spec.PROMPT.name] == "p"
-    assert uploads.prepare_inputs({spec.PROMPT.name: "p"}) == {spec.PROMPT.name: "p"}
+    text_only = validate_inputs({spec.PROMPT.name: "p"})
+    assert uploads.prepare(text_only) is text_only
 
 
 def test_sent_sizes_match_what_is_sent(tmp_path):
@@ -162,9 +167,8 @@ def test_a_run_with_a_24_megapixel_photo_sends_a_small_one(sim, sim_state, tmp_p
                                poll_interval=0.02), simulator=sim)
     values = {**spec.defaults(), spec.INPUT_IMAGE.name: [URL_A, big], spec.WIDTH.name: 256,
               spec.HEIGHT.name: 256}
-    last = list(generate(backend, ActiveRuns(), OutputStore(tmp_path / "out"), "s",
-                         uploads.prepare_inputs(values, cache_dir=tmp_path / "c")))[-1]
-    assert last.image is not None, last.status
+    last = run_values(backend, tmp_path, values)[-1]
+    assert last.record is not None, last.status
     [task] = sim_state.tasks()
     sent = task["inputs"]
     assert [i["kind"] for i in sent] == ["url", "file"]

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from wiro import spec
+from wiro import uploads, spec
 from wiro.errors import InvalidInputError
 from wiro.validation import ImageFile, ImageUrl, RunRequest, parse_ipv4, validate_inputs
 
@@ -266,7 +266,10 @@ def test_truncated_png_is_damaged(tmp_path) -> None:
     data = full.read_bytes()
     cut = tmp_path / "cut.png"
     cut.write_bytes(data[: len(data) // 2])
-    message = one_problem(valid(inputImage=[str(cut)]))
+    request = validate_inputs(valid(inputImage=[str(cut)]))  # its header is whole
+    with pytest.raises(InvalidInputError) as info:  # decoding it, once admitted, is not
+        uploads.prepare(request, cache_dir=tmp_path / "c")
+    [message] = info.value.problems
     assert message.startswith("Input Image 1 (cut.png)") and "damaged or cut short" in message
 
 
@@ -294,11 +297,11 @@ def test_huge_pixel_count_refused_before_decoding(tmp_path) -> None:
     assert message.startswith("Input Image 1 (bomb.png)") and "MP" in message
 
 
-def test_total_megapixels_limit(tmp_path) -> None:
+def test_twelve_megapixels_of_references_are_sent_as_nine(tmp_path) -> None:
     big = [make_image(tmp_path / f"big{i}.png", (2000, 2000)) for i in range(3)]  # 12 MP
-    message = one_problem(valid(inputImage=[str(p) for p in big]))
-    assert message.startswith("Input Image") and "9 MP" in message
-    assert len(validate_inputs(valid(inputImage=[str(p) for p in big[:2]])).images) == 2
+    request = validate_inputs(valid(inputImage=[str(p) for p in big]))
+    sent = uploads.prepare(request, cache_dir=tmp_path / "c")
+    assert len(sent.images) == 3 and sent.input_megapixels <= spec.MAX_INPUT_MEGAPIXELS
 
 
 @pytest.mark.parametrize("url", [

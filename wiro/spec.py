@@ -31,6 +31,7 @@ MAX_PROMPT_CHARS = 10_000
 class Option:
     value: str
     label: str
+    aliases: tuple[str, ...] = ()  # other words accepted for it (lower case)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class ModelInput:
     name: str
     label: str
     help: str
-    kind: str  # Wiro's parameter type: combinefileinput, textarea, number, select
+    kind: str  # Wiro's parameter type: combinefileinput, textarea, text, number, select
     default: Any
     minimum: int | None = None
     maximum: int | None = None
@@ -48,6 +49,7 @@ class ModelInput:
     options: tuple[Option, ...] = ()
     max_items: int | None = None
     required: bool = False
+    empty_hint: str = ""  # what to write, said when a required text input is empty
 
     @property
     def option_values(self) -> tuple[str, ...]:
@@ -69,6 +71,7 @@ PROMPT = ModelInput(
     kind="textarea",
     default="Place the car in the image 2 to the road on the image 1.",
     required=True,
+    empty_hint="describe the image you want.",
 )
 _SIZE_HELP = (
     "{axis} in pixels (must be multiple of 16). Set it to 0 or do not send if you want to "
@@ -126,7 +129,7 @@ OUTPUT_FORMAT = ModelInput(
     help="Output format for the generated image.",
     kind="select",
     default="png",
-    options=(Option("jpeg", "JPEG"), Option("png", "PNG")),
+    options=(Option("jpeg", "JPEG", aliases=("jpg",)), Option("png", "PNG")),
 )
 
 # In the seed's order: the Run body, the UI and the API endpoint all follow it.
@@ -139,7 +142,6 @@ INPUTS: tuple[ModelInput, ...] = (
     SEED,
     OUTPUT_FORMAT,
 )
-INPUTS_BY_NAME: dict[str, ModelInput] = {i.name: i for i in INPUTS}
 NUMBER_INPUTS: tuple[ModelInput, ...] = tuple(i for i in INPUTS if i.kind == "number")
 
 OUTPUT_CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}

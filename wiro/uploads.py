@@ -24,12 +24,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageOps
 
 from . import spec
+from .errors import InvalidInputError
+from .validation import ImageFile, ImageUrl, RunRequest
 
 # The largest image FLUX.2 [pro] makes is 4 MP; a reference beyond that adds bytes, not detail.
 MAX_REFERENCE_MEGAPIXELS = 4.0
@@ -86,8 +88,6 @@ def is_url(entry: Any) -> bool:
 
 def _path_of(entry: Any) -> str | None:
     """The local file an entry names, or None for URLs and anything unreadable."""
-    from .validation import ImageFile, ImageUrl  # validation imports nothing from here
-
     if isinstance(entry, ImageUrl) or is_url(entry):
         return None
     if isinstance(entry, ImageFile):
@@ -279,12 +279,31 @@ def prepare_references(images: Sequence[Any] | None, *, cache_dir: str | Path | 
     return prepared
 
 
-def prepare_inputs(values: Mapping[str, Any], **options: Any) -> dict[str, Any]:
-    """`values` (spec names) with inputImage passed through `prepare_references`."""
-    prepared = dict(values)
-    images = prepared.get(spec.INPUT_IMAGE.name)
-    if isinstance(images, (list, tuple)):
-        prepared[spec.INPUT_IMAGE.name] = prepare_references(images, **options)
-    elif images not in (None, ""):
-        prepared[spec.INPUT_IMAGE.name] = prepare_references([images], **options)
-    return prepared
+def prepare(request: RunRequest, *, cache_dir: str | Path | None = None) -> RunRequest:
+    """The request as it will be sent: each uploaded file shrunk and turned upright where it
+    needs it (`prepare_references`), and every file decoded once here — draft-bounded for a
+    large JPEG — so a damaged one is refused before anything is paid for. Raises
+    InvalidInputError naming the file. URLs are left alone."""
+    paths = [i.path for i in request.images if isinstance(i, ImageFile)]
+    if not paths:
+        return request
+    sent = iter(prepare_references(paths, cache_dir=cache_dir))
+    images, problems = [], []
+    for number, image in enumerate(request.images, start=1):
+        if not isinstance(image, ImageFile):
+            images.append(image)
+            continue
+        path = next(sent)
+        try:
+            with Image.open(path) as im:
+                if im.width * im.height > spec.MAX_UPLOAD_PIXELS:
+                    raise ValueError("too many pixels")
+                if path == image.path:
+                    im.load()  # an untouched original is proven whole (a copy we made is)
+                images.append(ImageFile(path, im.width, im.height, im.format or image.format))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            problems.append(f"{spec.INPUT_IMAGE.label} {number} ({image.filename}) is damaged "
+                            "or cut short; upload a PNG, JPEG or WebP image.")
+    if problems:
+        raise InvalidInputError(problems)
+    return RunRequest(params=dict(request.params), images=tuple(images))

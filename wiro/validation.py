@@ -197,8 +197,9 @@ def _check_url(label: str, url: str, allow_private_urls: bool) -> list[str]:
     return []
 
 
-def _check_file(label: str, path: str,
-                decode: bool = True) -> tuple[ImageFile | None, list[str]]:
+def _check_file(label: str, path: str) -> tuple[ImageFile | None, list[str]]:
+    """The file by its header (type, pixel count): wiro.uploads decodes it, bounded, once the
+    run is admitted."""
     name = os.path.basename(path) or path
     if not os.path.isfile(path):
         return None, [f"{label} ({name}) could not be read; upload it again."]
@@ -210,8 +211,6 @@ def _check_file(label: str, path: str,
                     f"{label} ({name}) is {width}×{height} = {width * height / 1e6:.0f} MP; the "
                     f"largest accepted is {spec.MAX_UPLOAD_PIXELS / 1e6:.0f} MP. Use a smaller "
                     "image."]
-            if decode:
-                im.load()  # decodes fully, so truncated or corrupt files fail here, not at Wiro
     except Image.DecompressionBombError:
         return None, [f"{label} ({name}) has too many pixels to be a real photo; use a "
                       "smaller image."]
@@ -222,8 +221,7 @@ def _check_file(label: str, path: str,
     return ImageFile(path=path, width=width, height=height, format=fmt), []
 
 
-def _check_images(entries: Sequence[Any] | None, allow_private_urls: bool,
-                  decode: bool = True) -> tuple[list[ImageRef], list[str]]:
+def _check_images(entries: Any, allow_private_urls: bool) -> tuple[list[ImageRef], list[str]]:
     field = spec.INPUT_IMAGE
     if entries is not None and not isinstance(entries, (list, tuple)):
         entries = [entries]  # one image given on its own (a str would split into letters)
@@ -249,15 +247,10 @@ def _check_images(entries: Sequence[Any] | None, allow_private_urls: bool,
             if not found:
                 images.append(ImageUrl(text))
         else:
-            image, found = _check_file(label, text, decode)
+            image, found = _check_file(label, text)
             problems += found
             if image:
                 images.append(image)
-    total_mp = sum(i.megapixels for i in images if isinstance(i, ImageFile))
-    if decode and total_mp > spec.MAX_INPUT_MEGAPIXELS:
-        problems.append(f"{field.label}: the uploaded images add up to {total_mp:.1f} MP; "
-                        f"{spec.MODEL_TITLE} takes at most {spec.MAX_INPUT_MEGAPIXELS:g} MP in "
-                        "all. Use smaller or fewer images.")
     return images, problems
 
 
@@ -312,58 +305,61 @@ def _check_number(field: spec.ModelInput, raw: Any) -> tuple[int | None, list[st
     return value, []
 
 
-def _check_format(raw: Any) -> tuple[str | None, list[str]]:
-    field = spec.OUTPUT_FORMAT
-    value = str(raw or "").strip().lower()
-    value = "jpeg" if value == "jpg" else value
-    if value in field.option_values:
-        return value, []
+def _check_select(field: spec.ModelInput, raw: Any) -> tuple[str | None, list[str]]:
     choices = " or ".join(o.label for o in field.options)
-    return None, [f"{field.label} must be {choices} (got {raw!r})."]
+    if isinstance(raw, str):
+        word = raw.strip().lower()
+        for option in field.options:
+            if word in (option.value.lower(), option.label.lower(), *option.aliases):
+                return option.value, []
+    shown = raw if isinstance(raw, str) else type(raw).__name__
+    return None, [f"{field.label} must be {choices} (got {shown!r})."]
 
 
-def _check_prompt(raw: Any) -> tuple[str | None, list[str]]:
-    field = spec.PROMPT
-    text = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
-    if not text.strip():
-        return None, [f"{field.label} is empty; describe the image you want."]
-    if len(text) > spec.MAX_PROMPT_CHARS:
-        return None, [f"{field.label} is {len(text):,} characters; shorten it to at most "
+def _check_text(field: spec.ModelInput, raw: Any) -> tuple[str | None, list[str]]:
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):  # 123 or ["a"] is not a prompt, and is never billed as one
+        return None, [f"{field.label} must be text, not {type(raw).__name__}."]
+    if field.required and not raw.strip():
+        return None, [f"{field.label} is empty; {field.empty_hint or 'fill it in.'}"]
+    if len(raw) > spec.MAX_PROMPT_CHARS:
+        return None, [f"{field.label} is {len(raw):,} characters; shorten it to at most "
                       f"{spec.MAX_PROMPT_CHARS:,}."]
-    return text.strip(), []
+    return raw.strip(), []
 
 
-def validate_inputs(values: Mapping[str, Any], *, allow_private_urls: bool = True,
-                    decode: bool = True) -> RunRequest:
+_CHECKS = {"number": _check_number, "select": _check_select, "textarea": _check_text,
+           "text": _check_text}
+
+
+def validate_inputs(values: Mapping[str, Any], *,
+                    allow_private_urls: bool = True) -> RunRequest:
     """Return the request to send, or raise InvalidInputError listing every problem.
 
-    Missing scalar inputs take the spec's defaults; a missing inputImage means none.
+    Every input of `spec.INPUTS` is checked by its kind; a missing one takes its default
+    (a missing inputImage means none). Image files are judged by their headers (type,
+    pixel count); wiro.uploads.prepare decodes them once the run is admitted.
     `allow_private_urls=False` (live mode) refuses loopback and private-network URLs.
-    `decode=False` is the quick check made before a run is admitted: image files are
-    judged by their headers only (type, pixel count), and the 9 MP total is left for the
-    full check, made once `wiro.uploads` has shrunk them.
     """
     problems: list[str] = []
     params: dict[str, Any] = {}
-    images, found = _check_images(values.get(spec.INPUT_IMAGE.name), allow_private_urls,
-                                  decode)
-    problems += found
-    # An image that failed its own check is already reported; don't also call it missing.
-    has_images = bool(images or found)
-    params[spec.PROMPT.name], found = _check_prompt(values.get(spec.PROMPT.name))
-    problems += found
-    for field in spec.NUMBER_INPUTS:
-        params[field.name], found = _check_number(field, values.get(field.name, field.default))
+    images: list[ImageRef] = []
+    has_images = False
+    for field in spec.INPUTS:
+        if field.kind == "combinefileinput":
+            images, found = _check_images(values.get(field.name), allow_private_urls)
+            # An image that failed its own check is reported; don't also call it missing.
+            has_images = bool(images or found)
+        else:
+            params[field.name], found = _CHECKS[field.kind](
+                field, values.get(field.name, field.default))
         problems += found
-    params[spec.OUTPUT_FORMAT.name], found = _check_format(
-        values.get(spec.OUTPUT_FORMAT.name, spec.OUTPUT_FORMAT.default))
-    problems += found
-    for field in (spec.WIDTH, spec.HEIGHT):
-        if params.get(field.name) == 0 and not has_images:
+    for field in spec.INPUTS:
+        if field.zero_means_match_input and params.get(field.name) == 0 and not has_images:
             problems.append(f"{field.label} is 0 (match the input image) but there is no input "
                             f"image; add a reference image or set {field.label} between "
                             f"{field.minimum} and {field.maximum}.")
     if problems:
         raise InvalidInputError(problems)
-    ordered = {f.name: params[f.name] for f in spec.INPUTS if f.name in params}
-    return RunRequest(params=ordered, images=tuple(images))
+    return RunRequest(params=params, images=tuple(images))

@@ -5,14 +5,13 @@ going, its own Stop. A refusal of the whole batch (bad seeds, not confirmed, bad
 cap) is said once, above the row, and the row stays hidden."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Iterator
 
 import gradio as gr
 
 from wiro import spec
 
-from .. import admission, cost, results, side_by_side
+from .. import admission, cost, side_by_side
 from .. import history as hist
 from ..page import DemoPage
 from ..status import RunStatus, to_html
@@ -30,7 +29,6 @@ def runs_for(seeds_text: str) -> int:
 class SideBySide:
     def __init__(self, page: DemoPage, form: Form, estimate: dict):
         self.page, self.form = page, form
-        self.slot_tasks = side_by_side.SlotTasks()
         with gr.Row(equal_height=True):
             self.seeds = gr.Textbox(label="Seeds to compare (2–4, commas between)",
                                     value=side_by_side.default_seeds(spec.SEED.default),
@@ -68,8 +66,8 @@ class SideBySide:
 
     @property
     def outputs(self) -> set:
-        return {self.status, self.cost_line, self.confirm, *self.columns, *self.images,
-                *self.statuses, *self.stops}
+        return {self.status, self.cost_line, self.confirm, self.run_button, *self.columns,
+                *self.images, *self.statuses, *self.stops}
 
     def seeds_changed(self, data: dict) -> dict:
         """A new number of runs needs a new confirmation; the same number keeps it."""
@@ -80,8 +78,8 @@ class SideBySide:
         return {self.confirm: gr.Checkbox(label=self.confirm_label(runs), value=False),
                 self.runs_shown: runs}
 
-    def said_once(self, kind: str, title: str, detail: str = "", problems=()) -> dict:
-        return {self.status: to_html(RunStatus(kind, title, detail, problems)),
+    def said_once(self, status: RunStatus) -> dict:
+        return {self.status: to_html(status), self.run_button: gr.Button(interactive=True),
                 **{column: gr.Column(visible=False) for column in self.columns}}
 
     def slot_view(self, index: int, seed: int, update) -> dict:
@@ -101,92 +99,65 @@ class SideBySide:
                                   self.history}
 
     def run(self, data: dict, request: gr.Request) -> Iterator[dict]:
-        page, session = self.page, request.session_hash
-        history, history_html = self.history, self.history_html
+        session, history, history_html = request.session_hash, self.history, self.history_html
         seeds, problems = side_by_side.parse_seeds(data[self.seeds])
         if problems:
-            yield self.said_once("invalid", "Nothing was sent — fix the seeds first:",
-                                 problems=problems)
+            yield self.said_once(admission.invalid(problems).status)
             return
         if not data[self.confirm]:
-            yield self.said_once("refused", "Not run — nothing was charged.",
-                                 f"Tick “{self.confirm_label(len(seeds))}” first.")
+            yield self.said_once(admission.refused(
+                f"Tick “{self.confirm_label(len(seeds))}” first.").status)
             return
-        values = {**self.form.values(data), spec.SEED.name: seeds[0]}
-        inputs, estimate = hist.snapshot(values), cost.estimate(values)
-        estimated = estimate.usd if estimate else None
+        values = self.form.values(data)
         entries = data[history]
-        client = page.visitor_client(data[self.form.key], data[self.form.secret])
         recorded: set[int] = set()
         charged: list[float] = []
-        # The batch is admitted (caps, image headers) before any upload is decoded.
-        admitted = admission.admit(page.guard, page.visitors.identify(request, session),
-                                   values, len(seeds), own_key=client is not None,
-                                   allow_private_urls=page.backend.allow_private_urls)
-        try:
-            if admitted.refusal:
-                refusal = admitted.refusal.status
-                yield self.said_once(refusal.kind, refusal.title, refusal.detail,
-                                     refusal.problems)
+        estimated: float | None = None
+        first = True
+        for latest in self.page.run(session, values, request, seeds=seeds,
+                                    api_key=data[self.form.key],
+                                    api_secret=data[self.form.secret]):
+            if first and latest and all(u and u.finished and u.status.kind in NOT_RUN
+                                        for u in latest):
+                yield self.said_once(latest[0].status)  # refused as a whole: said once
                 return
-            runs = side_by_side.compare(
-                page.backend, page.active_runs, page.outputs, session,
-                admitted.values, seeds, slots=self.slot_tasks, client=client,
-                admit_batch=lambda n: admitted.tickets)
-            first = True
-            for latest in runs:
-                if first and latest and all(u and u.finished and u.status.kind in NOT_RUN
-                                            for u in latest):
-                    status = latest[0].status  # the batch was refused as a whole: say it once
-                    yield self.said_once(status.kind, status.title, status.detail,
-                                         status.problems)
-                    return
-                shown: dict = {}
-                if first:
-                    shown[self.confirm] = False  # each batch asks again
-                    for i, column in enumerate(self.columns):
-                        shown[column] = gr.Column(visible=i < len(seeds))
-                        shown[self.images[i]] = gr.Image(value=None, label=f"Seed {seeds[i]}"
-                                                         if i < len(seeds) else "")
-                for index, update in enumerate(latest):
-                    shown.update(self.slot_view(index, seeds[index], update))
-                    if update and update.image and update.details and index not in recorded:
-                        update = replace(update, details={"simulated": self.simulated,
-                                                          **update.details})
-                        recorded.add(index)
-                        charged.append(update.details.get("cost_usd") or 0.0)
-                        entries = hist.add(entries, hist.entry(
-                            {**inputs, spec.SEED.name: seeds[index]}, update.details,
-                            update.image, estimated))
-                        results.keep(session, {**inputs, spec.SEED.name: seeds[index]},
-                                     update.details, update.image, estimated)
-                        shown[self.images[index]] = update.image
-                        shown[history], shown[history_html] = entries, hist.render(entries)
-                done = all(u is not None and u.finished for u in latest)
-                if done:
-                    shown[self.status] = to_html(RunStatus(
-                        "done" if recorded else "stopped",
-                        f"{len(recorded)} of {len(seeds)} runs produced an image."))
-                    if charged:
-                        shown[self.cost_line] = cost.compare_html(
-                            estimated * len(seeds) if estimated is not None else None,
-                            round(sum(charged), 6),
-                            f"Side by side ({len(charged)} {'' if self.simulated else 'charged '}"
-                            f"run{'s' if len(charged) > 1 else ''})", simulated=self.simulated)
-                elif first:
-                    shown[self.status] = to_html(RunStatus(
-                        "running", f"Running {len(seeds)} seeds side by side…"))
-                    shown[self.cost_line] = ""
+            shown: dict = {}
+            if first:
+                shown[self.confirm] = False  # each batch asks again
+                shown[self.run_button] = gr.Button(interactive=False)
+                shown[self.status] = to_html(RunStatus(
+                    "running", f"Running {len(seeds)} seeds side by side…"))
+                shown[self.cost_line] = ""
+                for i, column in enumerate(self.columns):
+                    shown[column] = gr.Column(visible=i < len(seeds))
+                    shown[self.images[i]] = gr.Image(value=None, label=f"Seed {seeds[i]}"
+                                                     if i < len(seeds) else "")
                 first = False
-                yield shown
-        finally:
-            admitted.release()
-            if client is not None:
-                client.close()
+            for index, update in enumerate(latest):
+                shown.update(self.slot_view(index, seeds[index], update))
+                record = update.record if update else None
+                if record is not None and index not in recorded:
+                    recorded.add(index)
+                    charged.append(record.cost_usd)
+                    estimated = record.estimate_usd
+                    shown[self.images[index]] = record.image
+                    entries = self.page.keep(session, record, entries)
+                    shown[history], shown[history_html] = entries, hist.render(entries)
+            if all(u is not None and u.finished for u in latest):
+                shown[self.run_button] = gr.Button(interactive=True)
+                shown[self.status] = to_html(RunStatus(
+                    "done" if recorded else "stopped",
+                    f"{len(recorded)} of {len(seeds)} runs produced an image."))
+                if charged:
+                    shown[self.cost_line] = cost.compare_html(
+                        estimated * len(seeds) if estimated is not None else None,
+                        round(sum(charged), 6),
+                        f"Side by side ({len(charged)} {'' if self.simulated else 'charged '}"
+                        f"run{'s' if len(charged) > 1 else ''})", simulated=self.simulated)
+            yield shown
 
     def slot_stop(self, index: int):
         def stop_slot(request: gr.Request) -> None:
-            side_by_side.stop_slot(self.page.active_runs, self.slot_tasks,
-                                   request.session_hash, index)
+            self.page.stop_slot(request.session_hash, index)
         stop_slot.__name__ = f"stop_slot_{index + 1}"
         return stop_slot

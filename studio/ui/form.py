@@ -39,28 +39,19 @@ def field_marks(data: dict[str, Any] | None = None, **raw: Any) -> str:
 class Form:
     """The components that make one Run, by spec name, and the run-only extras."""
 
-    refs: gr.State
-    prompt: gr.Textbox
-    width: gr.Number
-    height: gr.Number
-    safety: gr.Slider
-    seed: gr.Number
-    output_format: gr.Radio
+    inputs: dict[str, Any]  # every model input by spec name (inputImage: the references' State)
     randomize: gr.Checkbox
     key: gr.Textbox
     secret: gr.Textbox
 
     @property
-    def by_name(self) -> dict[str, Any]:
-        return {spec.INPUT_IMAGE.name: self.refs, spec.PROMPT.name: self.prompt,
-                spec.WIDTH.name: self.width, spec.HEIGHT.name: self.height,
-                spec.SAFETY_TOLERANCE.name: self.safety, spec.SEED.name: self.seed,
-                spec.OUTPUT_FORMAT.name: self.output_format}
+    def seed(self) -> gr.Number:
+        return self.inputs[spec.SEED.name]
 
     @property
     def model(self) -> set:
-        """The seven model inputs."""
-        return set(self.by_name.values())
+        """Every model input."""
+        return set(self.inputs.values())
 
     @property
     def run(self) -> set:
@@ -69,12 +60,38 @@ class Form:
 
     def values(self, data: dict) -> dict[str, Any]:
         """The model inputs by spec name, from a handler's bundle."""
-        return {name: data[component] for name, component in self.by_name.items()}
+        return {name: data[component] for name, component in self.inputs.items()}
 
     def fill(self, values: dict[str, Any]) -> dict:
         """{component: value} putting `values` (spec names) back; the references aside."""
-        return {component: values[name] for name, component in self.by_name.items()
+        return {component: values[name] for name, component in self.inputs.items()
                 if name in values and name != spec.INPUT_IMAGE.name}
+
+
+# Inputs with controls of their own (the references, the prompt, the size presets, the seed
+# with "Randomize"); every other input of wiro.spec gets `control_for` in Advanced settings.
+OWN_CONTROLS = {spec.INPUT_IMAGE.name, spec.PROMPT.name, spec.WIDTH.name, spec.HEIGHT.name,
+                spec.SEED.name}
+# Element ids the stylesheet and tests know; any other input is `input-<name>`.
+ELEM_IDS = {spec.SAFETY_TOLERANCE.name: "safety", spec.OUTPUT_FORMAT.name: "format"}
+SLIDER_MAX_STEPS = 20  # a number with this few steps is a slider
+
+
+def control_for(field: spec.ModelInput) -> Any:
+    """A control for any input of wiro.spec, by its kind: label, help, range or choices."""
+    common = dict(label=field.label, info=field.help or None,
+                  elem_id=ELEM_IDS.get(field.name, f"input-{field.name}"))
+    if field.kind == "number":
+        steps = (field.maximum - field.minimum) / (field.step or 1)
+        if steps <= SLIDER_MAX_STEPS:
+            return gr.Slider(minimum=field.minimum, maximum=field.maximum,
+                             step=field.step or 1, value=field.default, **common)
+        return number_input(field, **common)
+    if field.kind == "select":
+        return gr.Radio(choices=[(o.label, o.value) for o in field.options],
+                        value=field.default, **common)
+    return gr.Textbox(value=field.default, lines=3 if field.kind == "textarea" else 1,
+                      **common)
 
 
 def prompt_input() -> gr.Textbox:
@@ -113,23 +130,18 @@ class SizeInputs:
 
 
 class AdvancedInputs:
-    """Safety, seed (with its mark) and format, in a closed accordion."""
+    """The seed (with its mark and "Randomize"), then every input without a control of its
+    own, in the spec's order, in a closed accordion."""
 
     def __init__(self):
         with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
-            field = spec.SAFETY_TOLERANCE
-            self.safety = gr.Slider(label=field.label, info=field.help, minimum=field.minimum,
-                                    maximum=field.maximum, step=field.step, value=field.default,
-                                    elem_id="safety")
+            self.controls = {f.name: control_for(f) for f in spec.INPUTS
+                             if f.name not in OWN_CONTROLS}
             with gr.Row(equal_height=True):
                 self.seed = number_input(spec.SEED, info=spec.SEED.help, elem_id="seed")
                 self.randomize = gr.Checkbox(label="Randomize seed", value=False,
                                              elem_id="randomize")
             self.seed_marks = gr.HTML("", elem_id="seed-marks")
-            self.output_format = gr.Radio(
-                label=spec.OUTPUT_FORMAT.label, info=spec.OUTPUT_FORMAT.help,
-                choices=[(o.label, o.value) for o in spec.OUTPUT_FORMAT.options],
-                value=spec.OUTPUT_FORMAT.default, elem_id="format")
 
 
 # A code block's Copy button (the block is plain HTML: no editor to download for it).

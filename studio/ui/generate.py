@@ -1,29 +1,28 @@
 """Generate and Stop: one run from the page, drawn where the image will appear.
 
-`Generate.run` takes the form as one bundle and yields {component: value}: at once the
-buttons flip (Generate off, Stop on); once the run is admitted the previous image and its
-cost line go, and a progress frame of the result's shape takes their place; then each
-RunUpdate is rendered (studio/status.py); at the end the image, its before/after
-comparison when the run had a reference, and the estimate beside the charge."""
+`Generate.run` takes the form as one bundle and yields {component: value}. A refused run
+says why and leaves the last result where it was. An admitted one flips the buttons
+(Generate off, Stop on) and replaces the previous image and its cost line with a progress
+frame of the result's shape; then each RunUpdate is rendered (studio/status.py); at the end
+the image, its before/after comparison when the run had a reference, and the estimate
+beside the charge."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import gradio as gr
 
 from wiro import spec
 
-from .. import cost, results, status as run_status
+from .. import cost
 from .. import history as hist
+from .. import status as run_status
 from ..page import DemoPage
-from ..run import RunUpdate
+from ..record import RunRecord
 from ..status import RunStatus
 from .form import Form
 from .references import ReferencePanel, first_size
-
-STARTING = RunStatus("running", "Starting…", fraction=0.0, elapsed=0.0)
-
 
 @dataclass
 class ResultView:
@@ -60,10 +59,10 @@ def frame_of(values: dict[str, Any]) -> tuple[int, int] | None:
     return width, height
 
 
-def alt_text(values: dict[str, Any], update: RunUpdate) -> str:
-    prompt = str(values.get(spec.PROMPT.name) or "").strip()
+def alt_text(record: RunRecord) -> str:
+    prompt = record.prompt
     short = prompt if len(prompt) <= 160 else prompt[:157] + "…"
-    return f"Generated image, seed {update.seed}: {short}"
+    return f"Generated image, seed {record.seed}: {short}"
 
 
 class Generate:
@@ -84,55 +83,52 @@ class Generate:
         view, values = self.view, self.form.values(data)
         randomize = bool(data[self.form.randomize])
         frame = frame_of(values)
-        inputs, estimate = hist.snapshot(values), cost.estimate(values)
-        estimated = estimate.usd if estimate else None
-        self.page.visitor_client(data[self.form.key], data[self.form.secret])  # asks for a key
-        yield {view.generate: gr.Button(interactive=False), view.stop: gr.Button(interactive=True),
-               view.status: run_status.to_html(STARTING, frame)}
-        # The last result stays until this run is admitted: a refused Generate (inputs the
-        # model would refuse, a cap) leaves it, its cost line and its download on screen.
-        superseded = {view.image: gr.Image(value=None, visible=False), view.cost_line: "",
-                      view.use_as_reference: gr.Button(visible=False),
-                      view.slider: gr.ImageSlider(value=None, visible=False),
-                      view.download: gr.File(value=None, visible=False)}
         entries = data[self.history]
-        for update in self.page.run_once(request.session_hash, values, request, randomize,
-                                         data[self.form.key], data[self.form.secret]):
+        started = False
+        for updates in self.page.run(request.session_hash, values, request,
+                                     randomize=randomize, api_key=data[self.form.key],
+                                     api_secret=data[self.form.secret]):
+            update = updates[0]
+            if update is None:
+                continue
             shown = {view.status: run_status.to_html(update.status, frame)}
-            if superseded and update.status.kind not in ("invalid", "refused"):
-                shown, superseded = {**superseded, **shown}, {}
+            if not started and update.finished:  # refused: the last result stays as it was
+                yield {**shown, **view.idle_buttons()}
+                return
+            if not started:  # the old image and its cost line go; the progress frame shows
+                started = True
+                shown.update({view.generate: gr.Button(interactive=False),
+                              view.stop: gr.Button(interactive=True),
+                              view.image: gr.Image(value=None, visible=False),
+                              view.cost_line: "", view.use_as_reference: gr.Button(visible=False),
+                              view.slider: gr.ImageSlider(value=None, visible=False),
+                              view.download: gr.File(value=None, visible=False)})
             if randomize and update.seed is not None:
                 shown[self.form.seed] = update.seed
-            if update.image is not None and update.details:
-                # The simulator's price is no charge: history and kept results say so.
-                update = replace(update, details={"simulated": self.page.backend.is_simulator,
-                                                  **update.details})
+            record = update.record
+            if record is not None:
                 # The image first, on its own: everything else can follow a moment later.
-                yield {**shown, view.image: gr.Image(value=update.image, visible=True,
-                                                     alt_text=alt_text(values, update))}
-                entries = hist.add(entries, hist.entry(inputs, update.details, update.image,
-                                                       estimated))
-                results.keep(request.session_hash, inputs, update.details, update.image,
-                             estimated)
-                shown = self.finished(values, update, estimated, entries)
+                yield {**shown, view.image: gr.Image(value=record.image, visible=True,
+                                                     alt_text=alt_text(record))}
+                entries = self.page.keep(request.session_hash, record, entries)
+                shown = self.finished(values, record, entries)
             if update.finished:
                 shown.update(view.idle_buttons())
             yield shown
 
-    def finished(self, values: dict, update: RunUpdate, estimated: float | None,
-                 entries: list[dict]) -> dict:
+    def finished(self, values: dict, record: RunRecord, entries: list) -> dict:
         view = self.view
         images = list(values.get(spec.INPUT_IMAGE.name) or [])
-        shown = {view.image: gr.Image(value=update.image, visible=True,
-                                      alt_text=alt_text(values, update)),
-                 view.download: gr.File(value=update.image, visible=True),
-                 view.details: update.details,
+        shown = {view.image: gr.Image(value=record.image, visible=True,
+                                      alt_text=alt_text(record)),
+                 view.download: gr.File(value=record.image, visible=True),
+                 view.details: record.details(),
                  view.use_as_reference: gr.Button(visible=True),
-                 view.cost_line: cost.compare_html(estimated, update.details.get("cost_usd"),
-                                                   simulated=self.page.backend.is_simulator),
+                 view.cost_line: cost.compare_html(record.estimate_usd, record.cost_usd,
+                                                   simulated=record.simulated),
                  self.history: entries, self.history_html: hist.render(entries)}
         if images:
-            shown[view.slider] = gr.update(value=(images[0], update.image), visible=True)
+            shown[view.slider] = gr.update(value=(images[0], record.image), visible=True)
         return shown
 
     def stop(self, request: gr.Request) -> dict:
@@ -150,4 +146,3 @@ class Generate:
             return {self.refs.note: "That result is gone; run it again to use it."}
         entries, note = hist.use_as_reference(data[self.refs.entries], item)
         return self.refs.show(entries, note or f"The result is now image {len(entries)}.")
-

@@ -31,9 +31,9 @@ class HistoryPanel:
             if clicked.get("action") == "use":
                 new_refs, note = hist.use_as_reference(data[refs.entries], item)
                 return {**refs.show(new_refs, note), self.note: note or (
-                    f"Task {item['task_id']}'s image is now reference image {len(new_refs)}.")}
-            values = hist.restore(item)
-            text = (f"Restored every input of task {item['task_id']}: nothing has run. Tweak "
+                    f"Task {item.task_id}'s image is now reference image {len(new_refs)}.")}
+            values = item.values()
+            text = (f"Restored every input of task {item.task_id}: nothing has run. Tweak "
                     "them and press Generate.")
             return {**form.fill(values), **refs.show(values[spec.INPUT_IMAGE.name]),
                     form.randomize: False, self.note: text,
