@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     with SimulatorServer(state) as server:
         baseline = Baseline(server.base_url)
         client = WiroClient(KEY, SECRET, base_url=server.base_url)
-        assert WiroClient.run_body(request, None)["json"] == body  # the same bytes go out
+        assert WiroClient.run_body(request)["json"] == body  # the same bytes go out
         times: dict[tuple[str, str], list[float]] = {
             (style, call): [] for style in ("baseline", "client") for call in ("run", "detail")}
 

@@ -1,7 +1,8 @@
 """Every way a paid run was seen to go wrong (issue 10), injected into the simulator, and
 how the page's run ends each time.
 
-For each fault kind, RUNS runs go through studio.run.generate (the page's own run function)
+For each fault kind, RUNS runs go through the page's own path (studio.admission, then
+studio.run.Runner.run)
 against a simulator on loopback, one fresh simulator per kind, a task taking about 1.1 s.
 The settings' windows are shrunk so the bench takes minutes, not hours: stall window 0.5 s
 (30 s by default), settle 0.3 s (3 s), task deadline 4 s (600 s), Detail timeout 0.5 s (5 s),
@@ -32,9 +33,14 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from studio import admission  # noqa: E402
+from studio.active_runs import ActiveRuns  # noqa: E402
 from studio.backend import Backend  # noqa: E402
+from studio.config import Config  # noqa: E402
+from studio.guards import Guard  # noqa: E402
 from studio.outputs import OutputStore  # noqa: E402
-from studio.run import ActiveRuns, RunUpdate, generate  # noqa: E402
+from studio.run import Runner, RunUpdate  # noqa: E402
+from studio.visitors import Visitor  # noqa: E402
 from wiro import spec  # noqa: E402
 from wiro.settings import Settings  # noqa: E402
 from wiro.simulator import SimulatorServer, SimulatorState  # noqa: E402
@@ -46,6 +52,8 @@ STOP_WINDOW = 2.0
 HANG_SECONDS = 30.0
 VALUES = {**spec.defaults(), spec.INPUT_IMAGE.name: [], "width": 256, "height": 256,
           "outputFormat": "jpeg"}
+# No caps: the bench is about how a run ends, not whether it may start.
+UNCAPPED = Config(runs_per_session=0, max_concurrent_runs=0, runs_per_client_per_hour=0)
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,8 @@ def faults() -> list[Fault]:
         Fault("none_socket", "nothing wrong (websocket)", "image", knobs(), socket=True),
         Fault("held_task_end", "Detail stuck at task_end, image ready", "image",
               knobs(detail_status="task_end")),
-        Fault("held_task_error", "Detail stuck at task_error, task never ends", "clear",
-              knobs(detail_status="task_error", hold_running=True)),
+        Fault("pre_exec_error", "task fails before the model runs (task_error)", "clear",
+              knobs(fail_before_start=1)),
         Fault("held_unknown", "Detail stuck at task_failed (unknown)", "clear",
               knobs(detail_status="task_failed", hold_running=True)),
         Fault("never_ends", "task runs for ever (deadline)", "clear", knobs(hold_running=True)),
@@ -86,6 +94,7 @@ def faults() -> list[Fault]:
         Fault("detail_429", "Detail: 429 + Retry-After x3", "image",
               inject("detail", "http429", 3, retry_after_seconds=0.3)),
         Fault("detail_5xx", "Detail: HTTP 500 x12", "image", inject("detail", "http500", 12)),
+        Fault("detail_408", "Detail: HTTP 408 x6", "image", inject("detail", "http408", 6)),
         Fault("detail_reset", "Detail: connection reset x6", "image",
               inject("detail", "reset", 6)),
         Fault("detail_slow", "Detail: one answer takes 3 s", "image",
@@ -103,9 +112,10 @@ def faults() -> list[Fault]:
               inject("kill", "http500", 3, hold_running=True)),
         Fault("socket_drop", "socket drops mid-task", "image",
               knobs(socket_mode="drop_mid_task"), socket=True),
-        Fault("socket_silent", "socket silent, task stuck at task_error", "clear",
-              knobs(socket_mode="silent", detail_status="task_error", hold_running=True),
-              socket=True),
+        Fault("socket_silent", "socket silent, task fails before it runs", "clear",
+              knobs(socket_mode="silent", fail_before_start=1), socket=True),
+        Fault("socket_pre_exec", "task fails before it runs (websocket)", "clear",
+              knobs(fail_before_start=1), socket=True),
         Fault("model_fails", "the model fails (pexit 1)", "clear", knobs(fail_next_tasks=1)),
         Fault("run_429", "Run: 429 + Retry-After", "clear", inject("run", "http429", 1)),
         Fault("run_no_task", "Run: result true, no task id", "clear",
@@ -114,7 +124,16 @@ def faults() -> list[Fault]:
               inject("run", "http500", 1)),
         Fault("run_lost", "Run: task made, answer lost", "clear",
               inject("run", "lost_response", 1)),
+        Fault("run_never_answers", "Run: task made, no answer until timeout", "clear",
+              inject("run", "lost_after_create", 1, fault_timeout_seconds=3.0)),
+        Fault("run_408", "Run: HTTP 408", "clear", inject("run", "http408", 1)),
+        Fault("key_forbidden", "every call answers 403", "clear", knobs(forbidden=True)),
     ]
+
+
+# Runs that ended "may have started", and for how many WiroClient.find_lost_task answered
+# right: the task that Run made, or None when it made none (the page does not ask it yet).
+LOST: dict[str, list[int]] = {}
 
 
 def one_run(backend: Backend, state: SimulatorState, fault: Fault,
@@ -123,9 +142,14 @@ def one_run(backend: Backend, state: SimulatorState, fault: Fault,
     session = f"{fault.name}-{n}"
     calls_before, tasks_before = state.run_calls, {t["id"] for t in state.tasks()}
     result: list[RunUpdate] = []
+    sent_at = time.time()
 
     def consume() -> None:
-        for update in generate(backend, registry, store, session, dict(VALUES, seed=n)):
+        jobs = admission.admit(Guard(UNCAPPED), Visitor("127.0.0.1", session),
+                               dict(VALUES, seed=n), [n], own_key=False,
+                               allow_private_urls=backend.allow_private_urls)
+        assert not isinstance(jobs, admission.Refusal), jobs
+        for update in Runner(backend, registry, store).run(session, jobs[0]):
             result.append(update)
             if (fault.press_stop and update.status.wiro_status == "task_output"
                     and registry.count(session)):
@@ -141,8 +165,15 @@ def one_run(backend: Backend, state: SimulatorState, fault: Fault,
     last = result[-1] if result else None
     if last is None or not last.finished:
         return "bad"
-    if last.image is not None:
+    if last.record is not None:
         return "image"
+    if "may have started" in last.status.text():
+        # Tasks this app already knows are another run's: the page can name them too.
+        found = backend.client().find_lost_task(sent_at, exclude=tasks_before)
+        made = {t["id"] for t in state.tasks()} - tasks_before
+        tally = LOST.setdefault(fault.name, [0, 0])
+        tally[0] += 1
+        tally[1] += found.id in made if found is not None else not made
     mine = [t for t in state.running_tasks() if t["id"] not in tasks_before]
     words = last.status.text()
     named = last.taskid is None or last.taskid in words  # failures after Run name the task
@@ -207,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nended with the image or a clear failure (task stopped): {good}/{runs} "
           f"({100 * good / max(1, runs):.0f} %); hung {total['hung']}; ran twice "
           f"{total['twice']}  (goal: 100 % / 0 / 0)")
+    if LOST:
+        print("after a Run that may have started, WiroClient.find_lost_task named its task (or "
+              "none when it made none): "
+              + ", ".join(f"{name} {right}/{runs}" for name, (runs, right) in LOST.items()))
     wrong = [f.name for f, c, _ in rows if c[f.expected] != sum(c.values())]
     if wrong:
         print("did not end as expected: " + ", ".join(wrong))

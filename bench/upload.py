@@ -16,7 +16,6 @@ side, with the ratio. One run each: the point is the size, which does not vary.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
@@ -62,10 +61,9 @@ def synthetic_photo(path: Path, seed: int = 7) -> None:
 
 def body_bytes(client: WiroClient, request: RunRequest) -> int:
     """The exact multipart body WiroClient sends for this request."""
-    with contextlib.ExitStack() as files:
-        prepared = requests.Request("POST", f"{client.base_url}/Run/{spec.MODEL_SLUG}",
-                                    **client.run_body(request, files)).prepare()
-        return len(prepared.body)
+    prepared = requests.Request("POST", f"{client.base_url}/Run/{spec.MODEL_SLUG}",
+                                **client.run_body(request)).prepare()
+    return len(prepared.body)
 
 
 def timed_run(client: WiroClient, request: RunRequest) -> tuple[float, str]:

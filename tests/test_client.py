@@ -494,12 +494,14 @@ def test_detail_is_retried_after_a_lost_response(client, sim_state) -> None:
     assert client.detail(handle.id).succeeded
 
 
-def test_wait_gets_past_garbled_answers(client, sim_state) -> None:
+def test_garbled_detail_answers_are_asked_again(client, sim_state) -> None:
     handle = client.run(inputs())
     sim_state.inject_fault("detail", "malformed_json", times=2)
-    with pytest.raises(UnexpectedResponseError):
-        client.detail(handle.id)
-    assert handle.wait(timeout=10).succeeded
+    assert client.detail(handle.id).succeeded
+    assert sim_state.take_fault("detail") is None
+    sim_state.inject_fault("detail", "malformed_json")
+    with pytest.raises(UnexpectedResponseError):  # one try only: it says what went wrong
+        client.detail(handle.id, within=0)
 
 
 def test_download_is_retried(client, sim_state) -> None:
@@ -508,13 +510,15 @@ def test_download_is_retried(client, sim_state) -> None:
     assert Image.open(io.BytesIO(client.download(task.outputs[0]))).size == (256, 192)
 
 
-@pytest.mark.parametrize("kind", ["reset", "lost_response", "http500", "malformed_json"])
+@pytest.mark.parametrize("kind", ["reset", "lost_response", "lost_after_create", "http500",
+                                  "http408", "malformed_json", "html"])
 def test_run_is_never_sent_twice(client, sim_state, kind) -> None:
+    sim_state.fault_timeout_seconds = 0.2
     sim_state.inject_fault("run", kind, times=3)
     exc = _raised(lambda: client.run(inputs()))
     assert type(exc) is RunMaybeStartedError
     assert sim_state.run_calls == 1
-    assert sim_state.tasks_created == (1 if kind == "lost_response" else 0)
+    assert sim_state.tasks_created == (1 if kind.startswith("lost_") else 0)
     text = str(exc)
     assert "may have started" in text and "dashboard" in text and "not re-sent" in text
 
@@ -538,15 +542,11 @@ def test_refused_connection_on_run_is_a_connection_error() -> None:
     assert base in str(exc) and "Check the network connection" in str(exc)
 
 
-def test_refused_connection_on_detail_is_a_connection_error(monkeypatch) -> None:
-    import wiro.client
-
-    # Same retries, no back-off sleeps: the outcome is what is under test, not the pacing.
-    monkeypatch.setattr(wiro.client, "IDEMPOTENT_RETRY",
-                        wiro.client.IDEMPOTENT_RETRY.new(backoff_factor=0))
-    with WiroClient("k", "s", base_url=f"http://127.0.0.1:{free_port()}/v1") as client:
+def test_refused_connection_on_detail_is_a_connection_error() -> None:
+    with WiroClient("k", "s", base_url=f"http://127.0.0.1:{free_port()}/v1",
+                    retry_window=0.3) as client:
         exc = _raised(lambda: client.detail("1"))
-    assert type(exc) is WiroConnectionError
+    assert type(exc) is WiroConnectionError and exc.never_sent
 
 
 # --- no secrets in messages --------------------------------------------------------------------
@@ -595,7 +595,7 @@ def test_no_credentials_in_errors_or_client(tmp_path) -> None:
         handle = good.run(inputs())
         for kind in ("malformed_json", "error_code:1", "error_code:99"):
             state.inject_fault("detail", kind)
-            collect(lambda: good.detail(handle.id))
+            collect(lambda: good.detail(handle.id, within=0))
         collect(lambda: good.cancel(handle.id))  # already finished: not cancellable
         collect(lambda: good.kill(handle.id))
         state.fail_next_tasks = 1
@@ -656,7 +656,9 @@ def test_a_failed_confirmation_does_not_undo_a_successful_stop(client, sim_state
     handle = client.run(inputs())
     sim_state.inject_fault("detail", "html", 100)
     outcome = handle.stop()
-    assert outcome.action == "killed" and outcome.confirmed and outcome.task is None
+    assert outcome.action == "killed" and outcome.confirmed
+    assert outcome.task.cancelled  # Kill's own answer carries the task (as the seed's does)
+    assert outcome.charged_usd == outcome.task.total_cost
     sim_state.clear_faults()
     assert client.detail(handle.id).cancelled
 
@@ -675,7 +677,7 @@ def test_stop_retries_kill_through_transient_trouble(client, sim_state) -> None:
     handle = client.run(inputs())
     sim_state.retry_after_seconds = 0.1
     sim_state.inject_fault("kill", "http429", 2)
-    sim_state.inject_fault("kill", "reset", 5)
+    sim_state.inject_fault("kill", "reset", 3)
     assert handle.stop(status=TaskStatus.OUTPUT).action == "killed"
     assert client.detail(handle.id).cancelled
 
@@ -703,10 +705,10 @@ def test_detail_is_retried_after_a_429(client, sim_state, session) -> None:
 
 
 def test_retry_after_sets_the_delay() -> None:
-    from wiro.errors import RETRY_AFTER_CAP, RateLimitedError, retry_delay
-    assert retry_delay(RateLimitedError("Task/Detail", 7.0), 0) == 7.0
-    assert retry_delay(RateLimitedError("Task/Detail", 10_000.0), 0) == RETRY_AFTER_CAP
-    assert retry_delay(None, 0) < retry_delay(None, 3)
+    from wiro.policy import RETRY_AFTER_CAP, RETRY_MAX_DELAY, backoff
+    assert backoff(1, 7.0) == 7.0
+    assert backoff(1, 10_000.0) == RETRY_AFTER_CAP
+    assert backoff(1) < backoff(4) <= backoff(30) <= RETRY_MAX_DELAY * 1.1
 
 
 def test_run_429_is_rate_limited_and_not_resent(client, sim_state) -> None:
@@ -731,22 +733,54 @@ def test_run_result_true_without_a_task_is_an_ambiguous_start(client, sim_state)
 def test_result_delivers_a_finished_task_whatever_its_final_status(sim, sim_state) -> None:
     sim_state.detail_status = "task_end"
     with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
-                    settle_window=0.2) as client:
+                    settle_window=0.2, poll_interval=0.05) as client:
         task = client.run(inputs()).result(timeout=10)
     assert task.deliverable and task.status_text == "task_end"
 
 
-def test_result_kills_a_task_stuck_at_task_error(sim, sim_state) -> None:
+def test_task_error_on_detail_ends_the_run_at_once_and_nothing_is_stopped(client, session,
+                                                                          sim_state) -> None:
+    """Wiro-MCP: Detail's task_error is a failure before the model ran, final."""
+    sim_state.fail_before_start = 1
+    handle = client.run(inputs())
+    with pytest.raises(TaskFailedError) as info:
+        handle.result(timeout=10)
+    task = info.value.task
+    assert task.status_text == "task_error" and task.failed and task.is_terminal
+    text = str(info.value)
+    assert f"Task {handle.id} failed before the model ran" in text
+    assert "Simulated pre-execution failure" in text and "did not charge" in text
+    assert handle.stop().action == "already_ended"  # a finished task is left alone
+    paths = [r.url.rsplit("/v1/", 1)[1] for r in session.sent]
+    assert "Task/Kill" not in paths and "Task/Cancel" not in paths
+    assert sim_state.running_tasks() == []
+
+
+def test_a_model_that_fails_while_polled_ends_with_its_exit_code(sim, sim_state) -> None:
+    """Its stderr (the socket's task_error) is no end: Detail says task_postprocess_end."""
+    sim_state.configure(pace=0.2, fail_next_tasks=1)
+    seen: list[str] = []
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    poll_interval=0.02) as client:
+        handle = client.run(inputs())
+        with pytest.raises(TaskFailedError) as info:
+            client.result(handle.id, timeout=10, on_update=lambda t: seen.append(t.status_text))
+    assert info.value.task.status_text == "task_postprocess_end"
+    assert info.value.task.pexit == "1" and "exit code 1" in str(info.value)
+    assert "task_output" in seen and "task_error" not in seen
+
+
+def test_an_unknown_status_that_sits_still_is_stopped(sim, sim_state) -> None:
     from wiro.errors import TaskStalledError
     sim_state.hold_running = True
-    sim_state.detail_status = "task_error"
+    sim_state.detail_status = "task_failed"
     with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
-                    stall_window=0.3) as client:
+                    stall_window=0.3, poll_interval=0.05) as client:
         handle = client.run(inputs())
         with pytest.raises(TaskStalledError) as info:
             handle.result(timeout=10)
     assert info.value.stopped.action == "killed"
-    assert "task_error" in str(info.value) and "pre-execution failure" in str(info.value)
+    assert "task_failed" in str(info.value)
     assert sim_state.tasks()[0]["status"] == "task_cancel"
 
 
@@ -765,3 +799,324 @@ def test_timing_settings_reach_the_client(tmp_path) -> None:
     defaults = load_settings({}, dotenv_path=None)
     assert (defaults.stall_window, defaults.task_timeout, defaults.file_input) == \
         (30.0, 600.0, "upload")
+
+
+# --- one request policy -----------------------------------------------------------------------
+
+
+class CountingSession(requests.Session):
+    """Counts every request it is asked to send, answered or not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def request(self, method, url, *args, **kwargs):  # noqa: D102
+        self.urls.append(url)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _running(client, sim_state):
+    sim_state.hold_running = True
+    return client.run(inputs())
+
+
+def _queued(client, sim_state):
+    sim_state.hold_in_queue = True
+    return client.run(inputs())
+
+
+def _idempotent_call(endpoint: str, client, sim_state):
+    """The call to `endpoint`, its task (if it needs one) already made."""
+    if endpoint == "list":
+        return client.list_tasks
+    if endpoint == "tool":
+        return client.tool_detail
+    handle = (_queued if endpoint == "cancel" else _running)(client, sim_state)
+    return lambda: getattr(client, endpoint)(handle.id)
+
+
+@pytest.mark.parametrize("kind", ["http500", "http408", "reset", "html"])
+@pytest.mark.parametrize("endpoint", ["detail", "kill", "cancel", "list", "tool"])
+def test_idempotent_calls_ride_out_transient_answers(client, sim_state, endpoint, kind) -> None:
+    """Task/Detail, Kill, Cancel, List and Tool/Detail: asked again, as Wiro's SDKs do."""
+    call = _idempotent_call(endpoint, client, sim_state)
+    sim_state.inject_fault(endpoint, kind, times=2)
+    answer = call()
+    assert sim_state.take_fault(endpoint) is None  # both bad answers were met and got past
+    if endpoint == "detail":
+        assert answer.status is TaskStatus.OUTPUT
+    elif endpoint in ("kill", "cancel"):
+        assert answer.cancelled
+    assert sim_state.run_calls <= 1
+
+
+def test_every_attempt_is_signed_afresh(client, session, sim_state) -> None:
+    handle = client.run(inputs())
+    sim_state.inject_fault("detail", "http500", times=2)
+    assert client.detail(handle.id).succeeded
+    tries = [r for r in session.sent if r.url.endswith("/Task/Detail")]
+    assert len(tries) == 3
+    assert len({r.headers["x-nonce"] for r in tries}) == 3
+    assert len({r.headers["x-signature"] for r in tries}) == 3
+
+
+@pytest.mark.parametrize("kind", ["http500", "reset", "http408", "lost_response"])
+def test_a_file_upload_is_never_sent_twice(sim, sim_state, tmp_path, kind) -> None:
+    """As Wiro's SDKs: File/Upload is not retried (a second one may store a second file)."""
+    sim_state.inject_fault("upload", kind, times=3)
+    with CountingSession() as counting, WiroClient(
+            sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+            session=counting) as client:
+        with pytest.raises(WiroError):
+            client.run(inputs(inputImage=[make_png(tmp_path / "a.png")]))
+    assert [u for u in counting.urls if u.endswith("/File/Upload")] == [sim.base_url +
+                                                                       "/File/Upload"]
+    assert sim_state.run_calls == 0 and sim_state.uploads == (kind == "lost_response")
+
+
+def test_run_is_sent_again_only_when_no_connection_was_made() -> None:
+    base = f"http://127.0.0.1:{free_port()}/v1"
+    with CountingSession() as counting, WiroClient("k", "s", base_url=base,
+                                                   session=counting) as client:
+        exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is WiroConnectionError and exc.never_sent
+    assert len(counting.urls) == 3  # nothing reached Wiro: tried again, a few times
+
+
+def test_401_and_403_name_the_key_and_on_run_say_nothing_started(client, sim_state) -> None:
+    sim_state.forbidden = True  # a key without permission for these calls
+    exc = _raised(lambda: client.run(inputs()))
+    assert type(exc) is AuthenticationError and exc.http_status == 403
+    text = str(exc)
+    assert "HTTP 403" in text and "WIRO_API_KEY" in text
+    assert "Nothing was started or charged." in text and "may have" not in text
+    assert sim_state.tasks_created == 0 and sim_state.run_calls == 1
+    exc = _raised(lambda: client.detail("100001"))
+    assert type(exc) is AuthenticationError and "Nothing was started" not in str(exc)
+
+
+def test_requests_name_the_app_and_its_version(client, session) -> None:
+    import wiro
+    task = client.run(inputs()).result(timeout=10)
+    client.download(task.outputs[0])
+    agent = f"flux2pro-wiro-demo/{wiro.__version__} python-requests/{requests.__version__}"
+    assert {r.headers["User-Agent"] for r in session.sent} == {agent}
+    assert {r.url.split("/")[3] for r in session.sent} >= {"v1", "cdn"}
+
+
+# --- Task/List, and the task of a Run whose answer was lost --------------------------------
+
+
+def test_list_tasks_sends_what_wiro_mcp_sends(client, session, sim_state) -> None:
+    first, second = client.run(inputs()), client.run(inputs(prompt="a second one"))
+    listed = client.list_tasks()
+    sent = session.last("/Task/List")
+    assert json.loads(sent.body) == {"type": "model", "sort": "id", "order": "DESC",
+                                     "start": "0", "limit": "20"}
+    assert "x-signature" in sent.headers
+    assert [t.id for t in listed.tasks] == [second.id, first.id]  # newest first
+    assert listed.total == 2 and listed.unreadable == ()
+    assert all(t.model == spec.MODEL_SLUG and t.created_at and t.token for t in listed.tasks)
+    client.list_tasks(model=spec.MODEL_SLUG, start=1, limit=5)
+    assert json.loads(session.last("/Task/List").body) == {
+        "type": "model", "sort": "id", "order": "DESC", "start": "1", "limit": "5",
+        "modelName": spec.MODEL_SLUG}
+
+
+def test_task_list_entries_that_cannot_be_read_are_set_aside() -> None:
+    from wiro.models import TaskList
+    good = {"id": "7", "socketaccesstoken": "tok", "status": "task_queue",
+            "createtime": "1734513807", "modelslugowner": "black-forest-labs",
+            "modelslugproject": "flux-2-pro"}
+    bad = [dict(good, id=""), dict(good, socketaccesstoken=None), dict(good, status=5),
+           dict(good, createtime="soon"), dict(good, createtime="0"), "a string", None]
+    page = TaskList.from_json({"result": True, "errors": [], "total": "8",
+                               "tasklist": [good, *bad]})
+    assert [t.id for t in page.tasks] == ["7"] and len(page.unreadable) == len(bad)
+    assert page.total == 8 and page.tasks[0].created_at == 1734513807.0
+    with pytest.raises(UnexpectedResponseError):
+        TaskList.from_json({"result": True, "errors": []})
+
+
+def _lose_the_run(client, sim_state, **values):
+    sim_state.fault_timeout_seconds = 0.2
+    sim_state.inject_fault("run", "lost_after_create")
+    with pytest.raises(RunMaybeStartedError) as info:
+        client.run(inputs(**values))
+    assert info.value.sent_at is not None
+    return info.value
+
+
+def test_a_lost_runs_task_is_found_and_followed_without_a_second_run(client, sim_state) -> None:
+    lost = _lose_the_run(client, sim_state)
+    found = client.find_lost_task(lost.sent_at)
+    (made,) = sim_state.tasks()
+    assert found is not None and found.id == made["id"] and found.token == made["token"]
+    assert client.result(found.id, timeout=10).succeeded
+    assert sim_state.run_calls == 1 and sim_state.tasks_created == 1
+
+
+def test_when_two_tasks_fit_none_is_guessed(client, sim_state) -> None:
+    """A team key lists teammates' tasks: one started meanwhile makes the answer unsure."""
+    client.run(inputs(prompt="a teammate's run"))
+    lost = _lose_the_run(client, sim_state)
+    search = client.search_lost_task(lost.sent_at)
+    assert search.task is None and "2 tasks" in search.reason and "not guessing" in search.reason
+    # Told which task is someone else's, or what this Run asked for, it is sure again.
+    teammate = sim_state.tasks()[0]["id"]
+    assert client.find_lost_task(lost.sent_at, exclude=[teammate]).id != teammate
+    by_prompt = client.find_lost_task(lost.sent_at, request=validate_inputs(inputs()))
+    assert by_prompt is not None and by_prompt.id == sim_state.tasks()[1]["id"]
+    assert sim_state.run_calls == 2  # the teammate's and the lost one: never a third
+
+
+def test_other_models_and_older_tasks_are_not_candidates(sim_state, session) -> None:
+    import time as clock
+    from conftest import FakeClock
+    from wiro.signing import auth_headers
+    fake = FakeClock(clock.time())
+    sim_state.clock = fake
+    sim_state.configure(other_models=("wiro/another-model",))
+    with SimulatorServer(sim_state) as server, WiroClient(
+            sim_state.api_key, sim_state.api_secret, base_url=server.base_url,
+            session=session) as client:
+        client.run(inputs(prompt="an hour ago"))
+        fake.advance(3600)
+        # A teammate's run of another model (its own nonce: the client's are timestamps).
+        sim_state.run(auth_headers(sim_state.api_key, sim_state.api_secret, "teammate-1"),
+                      [("prompt", "other model")], slug="wiro/another-model")
+        lost = _lose_the_run(client, sim_state)
+        search = client.search_lost_task(fake.now - 0.5, until=fake.now + 0.5)
+    assert search.task is not None and search.task.id == sim_state.tasks()[-1]["id"]
+    assert lost.sent_at  # (the real clock's; the simulator's runs an hour ahead here)
+
+
+def test_no_task_found_is_said_and_a_failed_list_never_raises(sim, sim_state) -> None:
+    with WiroClient(sim.state.api_key, sim.state.api_secret, base_url=sim.base_url,
+                    retry_window=0.2) as client:
+        nothing = client.search_lost_task(1_000_000_000.0, until=1_000_000_001.0)
+        assert nothing.task is None and "no task" in nothing.reason
+        sim_state.inject_fault("list", "http500", 100)
+        failed = client.search_lost_task(1_000_000_000.0)
+    assert failed.task is None and failed.reason.startswith("Task/List failed")
+    assert sim_state.run_calls == 0
+
+
+def test_a_list_that_does_not_reach_back_far_enough_is_not_trusted(client, sim_state) -> None:
+    from wiro.client import LOST_TASK_PAGE
+    sent_at = sim_state.now()
+    for n in range(LOST_TASK_PAGE + 1):
+        client.run(inputs(prompt=f"busy team {n}"))
+    search = client.search_lost_task(sent_at)
+    assert search.task is None and "reach back" in search.reason
+
+
+# --- Wiro's own description and prices (Tool/Detail) -----------------------------------------
+
+
+def test_tool_detail_reads_the_model_and_finds_no_drift(client, session) -> None:
+    from wiro.models import ModelDetail
+    detail = client.tool_detail()
+    assert json.loads(session.last("/Tool/Detail").body) == {
+        "slugowner": spec.MODEL_OWNER, "slugproject": spec.MODEL_PROJECT}
+    assert detail.slug == spec.MODEL_SLUG and detail.drift() == []
+    assert len(detail.inspire) == len(spec.INSPIRATIONS)
+    assert detail.dynamic_price[0]["priceMethod"] == "cp-pixel"
+    assert ModelDetail.from_json(json.loads(json.dumps(detail.raw))) == detail  # keepable
+
+
+def test_an_unknown_model_is_not_found(client) -> None:
+    assert type(_raised(lambda: client.tool_detail("nobody/nothing"))) is NotFoundError
+
+
+def test_the_estimate_from_wiros_price_list_is_what_the_task_costs(client, sim_state,
+                                                                   tmp_path) -> None:
+    from wiro import pricing
+    sim_state.dynamic_price = [{"inputs": {}, "price": 0.05, "priceMethod": "cp-pixel",
+                                "priceExtra": 0.02, "priceInput": 0.01}]
+    detail = client.tool_detail()
+    reference = make_png(tmp_path / "r.png", (1100, 1100))  # two input megapixels
+    task = client.run(inputs(width=1536, height=1024, inputImage=[reference])).result(
+        timeout=10)
+    estimate = pricing.estimate_from_dynamic_price(
+        detail.dynamic_price, 1536, 1024, pricing.input_megapixels([(1100, 1100)]))
+    assert estimate == pytest.approx(0.05 + 0.02 + 2 * 0.01)
+    assert task.total_cost == pytest.approx(estimate)
+
+
+def test_wiros_price_methods_are_read_or_left_to_bfls_rates() -> None:
+    from wiro import pricing
+    pixel = [{"inputs": {}, "price": 0.04, "priceMethod": "cp-pixel", "priceExtra": 0.01,
+              "priceInput": 0.005}]
+    assert pricing.price_from_dynamic(json.dumps(pixel)) == pricing.PixelPrice(0.04, 0.01, 0.005)
+    assert pricing.price_from_dynamic([{"inputs": {}, "price": 0.09, "priceMethod": "cpr"}]) \
+        == pricing.PixelPrice(0.09)
+    tiers = [{"inputs": {"outputFormat": "png"}, "price": 0.2, "priceMethod": "cpr"},
+             {"inputs": {"inputImage": "QUANTITY:2"}, "price": 0.3, "priceMethod": "cpr"}]
+    assert pricing.price_from_dynamic(tiers, {"outputFormat": "png"}).first == 0.2
+    assert pricing.price_from_dynamic(tiers, {"inputImage": ["a", "b"]}).first == 0.3
+    assert pricing.price_from_dynamic(tiers, {"outputFormat": "jpeg"}) is None
+    for unreadable in (None, "", "not json", "[]", [{"price": "x", "priceMethod": "cpr"}],
+                       [{"inputs": {}, "price": 0.01, "priceMethod": "cps"}]):
+        assert pricing.price_from_dynamic(unreadable) is None, unreadable
+        assert pricing.estimate_from_dynamic_price(unreadable, 2048, 1024) == \
+            pricing.estimate_cost(2048, 1024)  # BFL's rates
+
+
+def test_parameter_drift_names_what_changed() -> None:
+    from wiro.models import parameter_drift
+    from wiro.simulator.tool import tool_json
+    groups = tool_json([])["parameters"]
+    assert parameter_drift(groups) == []
+    items = {i["id"]: i for i in groups[0]["items"]}
+    items["width"].update(default="0", max=4096)
+    items["outputFormat"]["options"].append({"label": "WebP", "value": "webp"})
+    items["seed"]["type"] = "text"
+    del items["safetyTolerance"]
+    items["raw"] = {"id": "raw", "type": "checkbox"}
+    drift = parameter_drift([{"title": "Inputs", "items": list(items.values())}])
+    assert drift == [
+        "width: default 1024 here, 0 at Wiro",
+        "width: range 64–2048 here, 64–4096 at Wiro",
+        "safetyTolerance: not listed by Wiro",
+        "seed: type number here, text at Wiro",
+        "outputFormat: options jpeg, png here, jpeg, png, webp at Wiro",
+        "raw: new at Wiro (checkbox)",
+    ]
+    assert parameter_drift(None) == ["Tool/Detail lists no parameters to compare"]
+
+
+# --- what a stop cost, and pexit while running -----------------------------------------------
+
+
+def test_a_killed_task_reports_its_partial_charge(client, sim_state) -> None:
+    handle = _running(client, sim_state)
+    outcome = handle.stop()
+    assert outcome.action == "killed" and outcome.charged_usd is not None
+    assert 0 < outcome.charged_usd < 0.03  # part of a 1 MP run's estimate
+    assert outcome.charged_usd == client.detail(handle.id).total_cost
+
+
+def test_a_queued_task_cancelled_costs_nothing(client, sim_state) -> None:
+    outcome = _queued(client, sim_state).stop()
+    assert outcome.action == "cancelled" and outcome.charged_usd == 0.0
+
+
+def test_a_stop_with_no_task_in_sight_has_an_unknown_charge(client, sim_state) -> None:
+    sim_state.stop_without_tasklist = True
+    handle = _running(client, sim_state)
+    sim_state.inject_fault("detail", "html", 100)
+    outcome = handle.stop(status=TaskStatus.OUTPUT)
+    sim_state.clear_faults()
+    assert outcome.action == "killed" and outcome.charged_usd is None
+
+
+def test_pexit_is_empty_while_running_and_a_finished_image_is_still_delivered(
+        client, sim_state) -> None:
+    handle = _running(client, sim_state)
+    running = client.detail(handle.id)
+    assert running.pexit == "" and not running.deliverable and not running.is_terminal
+    sim_state.release(handle.id)
+    done = handle.result(timeout=10)
+    assert done.pexit == "0" and done.deliverable

@@ -18,7 +18,7 @@ from studio.run import Runner
 from wiro import spec
 from wiro.settings import Settings
 
-from conftest import TEST_KEY, TEST_SECRET
+from conftest import TEST_KEY, TEST_SECRET, signed_headers
 from run_helpers import UNCAPPED, admit, run_page, text_to_image
 
 
@@ -152,24 +152,42 @@ def test_a_finished_task_held_at_task_end_is_delivered(backend, sim_state, tmp_p
     assert final_status(sim_state) == "task_postprocess_end"  # no Kill for a finished task
 
 
-@pytest.mark.parametrize("held", ["task_error", "task_failed"])
-def test_a_status_that_never_moves_on_fails_names_it_and_kills_the_task(
-        backend, sim_state, tmp_path, held):
+def test_an_unknown_status_that_never_moves_on_fails_names_it_and_kills_the_task(
+        backend, sim, sim_state, tmp_path):
     sim_state.hold_running = True
-    sim_state.detail_status = held
+    sim_state.detail_status = "task_failed"  # a word this client does not know
     guard = Guard(UNCAPPED)
     last = run_page(backend, tmp_path, guard=guard)[-1]
     message = text(last)
     (task,) = sim_state.tasks()
     assert last.finished and last.status.kind == "error" and last.record is None
-    assert held in message and f"Task {task['id']}" in message
-    if held == "task_error":
-        assert "pre-execution failure" in message  # Wiro's debugerror
+    assert "task_failed" in message and f"Task {task['id']}" in message
     assert "killed" in message
     assert final_status(sim_state) == "task_cancel"
     assert sim_state.run_calls == 1
-    [row] = ledger_rows(guard)  # sent: its estimate stays counted
+    [row] = ledger_rows(guard)  # sent: its estimate stays counted, or Wiro's charge
     assert row["task_id"] == task["id"] and row["state"] in ("sent", "charged")
+    # Killed while generating: Wiro reports a partial charge (the seed's Kill answer).
+    charged = float(sim_state.detail(signed_headers(), [("taskid", task["id"])])[1][
+        "tasklist"][0]["totalcost"])
+    assert charged > 0
+
+
+def test_task_error_on_detail_ends_the_run_at_once_with_wiros_words(backend, sim_state,
+                                                                   tmp_path):
+    """Wiro-MCP: Detail's task_error is a failure before the model ran, final. No Kill."""
+    sim_state.fail_before_start = 1
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
+    message = text(last)
+    (task,) = sim_state.tasks()
+    assert last.finished and last.status.kind == "error" and last.record is None
+    assert f"Task {task['id']} failed before the model ran" in message, message
+    assert "pre-execution failure" in message  # Wiro's debugerror
+    assert "killed" not in message and "may still be charged" not in message
+    assert final_status(sim_state) == "task_error" and sim_state.running_tasks() == []
+    [row] = ledger_rows(guard)
+    assert row["task_id"] == task["id"] and row["usd"] == 0.0  # Wiro charged nothing
 
 
 def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, tmp_path):
@@ -186,7 +204,7 @@ def test_every_run_has_a_deadline_and_the_task_is_killed_at_it(sim, sim_state, t
 
 
 @pytest.mark.parametrize("kind,times", [("empty_tasklist", 8), ("html", 8), ("http429", 3),
-                                        ("malformed_json", 8), ("http500", 12)])
+                                        ("http408", 8), ("malformed_json", 8), ("http500", 8)])
 def test_detail_hiccups_longer_than_before_are_ridden_out(sim, sim_state, tmp_path,
                                                           kind, times):
     # 8 bad answers: the page used to give up after 7 (in 1.5 s), without a Kill.

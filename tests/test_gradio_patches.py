@@ -17,9 +17,13 @@ class Page:  # what the patches consult; only its visitors are used here
     visitors = None
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def installed():
+    """Installed for a stand-in page; the app's own page (if one runs) is put back after."""
+    before = list(gradio_patches._page)
     gradio_patches.install(Page())
+    yield
+    gradio_patches._page[:] = before
 
 
 def test_written_for_this_gradio_release():
@@ -31,7 +35,7 @@ def test_uvicorn_trusts_no_forwarded_header_by_default(monkeypatch):
     import uvicorn
 
     monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
-    gradio_patches.install(Page())
+    gradio_patches.install(gradio_patches.current_page())
     assert os.environ["FORWARDED_ALLOW_IPS"] == ""
     # Uvicorn still reads the variable (else loopback peers' X-Forwarded-For is believed).
     assert uvicorn.Config(app=None).forwarded_allow_ips == ""

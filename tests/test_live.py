@@ -16,7 +16,7 @@ from studio.active_runs import ActiveRuns
 from studio.run import GENERATING_BAND, Runner, RunUpdate, progress_fraction, status_title
 from wiro import Settings, TaskStatus, WiroClient
 from wiro.live import (
-    POLL, POLL_MAX_DELAY, SOCKET, FollowThread, SocketRefused, TaskEvent, event_from_task,
+    POLL, QUEUE_BACKOFF, SOCKET, FollowThread, SocketRefused, TaskEvent, event_from_task,
     follow, parse_message, poll_delay,
 )
 from wiro.settings import DEFAULT_SOCKET_URL
@@ -26,6 +26,7 @@ from wiro.statuses import LIFECYCLE, lifecycle_fraction
 pytestmark = pytest.mark.timeout(60)
 
 QUICK = 0.5  # the silence deadline in tests, instead of 10 s
+INTERVAL = 0.05  # WIRO_POLL_INTERVAL in tests, instead of 2 s
 PROMPT = {"prompt": "a red fox in the snow", "width": 256, "height": 256}
 RANK = {status: n for n, status in enumerate(LIFECYCLE)}
 
@@ -33,7 +34,7 @@ RANK = {status: n for n, status in enumerate(LIFECYCLE)}
 @pytest.fixture
 def client(sim: SimulatorServer) -> Iterator[WiroClient]:
     with WiroClient(TEST_KEY, TEST_SECRET, base_url=sim.base_url,
-                    socket_url=sim.socket_url) as c:
+                    socket_url=sim.socket_url, poll_interval=INTERVAL) as c:
         yield c
 
 
@@ -65,10 +66,16 @@ def assert_succeeded(events: list[TaskEvent]) -> None:
 
 # --- pure pieces -------------------------------------------------------------------------
 
-def test_poll_delay_starts_short_and_grows_to_a_cap():
-    delays = [poll_delay(n) for n in range(20)]
-    assert delays[0] == pytest.approx(0.1) and delays[1] == pytest.approx(0.15)
-    assert delays == sorted(delays) and delays[-1] == POLL_MAX_DELAY
+def test_polling_keeps_the_interval_once_a_worker_has_the_task():
+    """A finished task waits at most one interval for its result."""
+    for status in LIFECYCLE[1:]:
+        assert {poll_delay(status, n, 2.0) for n in range(10)} == {2.0}
+
+
+def test_polling_backs_off_only_while_queued():
+    delays = [poll_delay(TaskStatus.QUEUE, n, 2.0) for n in range(10)]
+    assert delays[:3] == [2.0, 5.0, 10.0]  # Wiro-MCP's 2 -> 5 -> 10 s
+    assert delays == sorted(delays) and max(delays) == 2.0 * QUEUE_BACKOFF[-1]
 
 
 def test_parse_message_reads_the_documented_shapes():
@@ -366,3 +373,52 @@ def test_push_mode_and_tick_mode_deliver_the_same_run(sim, sim_state, tmp_path):
         finals.append(updates[-1])
         backend.client().close()
     assert all(u.record and u.status.kind == "done" for u in finals)
+
+
+# --- the SDKs' polling pace, and Detail's task_error ------------------------------------------
+
+def test_a_queued_task_is_asked_about_less_and_less(sim_state, client):
+    """Without a socket: every interval once a worker has the task, backing off in the queue.
+    Upper bounds only: a slow machine asks less often, never more."""
+    paced(sim_state, 0.05, hold_in_queue=True)
+    handle = client.run(PROMPT)
+    follower = FollowThread(client, handle, use_socket=False).start()
+    time.sleep(20 * INTERVAL)
+    queued_calls = sim_state.detail_calls[handle.id]
+    # At 0, 1, 3.5, 8.5, 13.5 and 18.5 intervals: six; twenty-one without the back-off.
+    assert 1 <= queued_calls <= 6
+    sim_state.release(handle.id)
+    while not follower.done:
+        follower.take(timeout=1)
+    follower.stop()
+    assert sim_state.tasks()[0]["status"] == "task_postprocess_end"
+
+
+def test_a_running_task_is_asked_about_once_an_interval(sim_state, sim):
+    paced(sim_state, 0.05, hold_running=True)
+    with WiroClient(TEST_KEY, TEST_SECRET, base_url=sim.base_url, poll_interval=0.2) as c:
+        handle = c.run(PROMPT)
+        follower = FollowThread(c, handle, use_socket=False).start()
+        time.sleep(1.0)
+        calls = sim_state.detail_calls[handle.id]
+        sim_state.release(handle.id)
+        while not follower.done:
+            follower.take(timeout=1)
+        follower.stop()
+    assert 1 <= calls <= 1 + 1.0 / 0.2 + 1  # never more often than the interval
+
+
+def test_task_error_on_detail_is_final_and_the_task_is_not_stopped(sim_state, client,
+                                                                    monkeypatch):
+    """The socket's task_error is an interim line; Detail's is the end (Wiro-MCP)."""
+    paced(sim_state, 0.1, fail_before_start=1)
+    stops: list[str] = []
+    monkeypatch.setattr(client, "stop", lambda taskid, **_: stops.append(taskid))
+    handle = client.run(PROMPT)
+    events = list(follow(client, handle, socket_deadline=QUICK))
+    socket_error = [e for e in events if e.status is TaskStatus.ERROR and e.source == SOCKET]
+    final = events[-1]
+    assert socket_error and not socket_error[0].is_terminal
+    assert final.is_terminal and final.task.status_text == "task_error" and final.task.failed
+    assert "pre-execution failure" in final.task.debug_error
+    assert stops == [] and sim_state.running_tasks() == []

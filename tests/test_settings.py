@@ -21,7 +21,7 @@ def test_defaults_with_nothing_set(tmp_path) -> None:
     assert settings.base_url == DEFAULT_BASE_URL
     assert DEFAULT_BASE_URL.startswith("https://") and DEFAULT_BASE_URL.endswith("/v1")
     assert settings.socket_url == DEFAULT_SOCKET_URL
-    assert settings.poll_interval == 1.0
+    assert settings.poll_interval == 2.0
     assert settings.request_timeout == 30.0
 
 
@@ -62,7 +62,7 @@ def test_blank_values_mean_unset(tmp_path) -> None:
     settings = load_settings({"WIRO_API_KEY": "  ", "WIRO_API_SECRET": "",
                               "WIRO_POLL_INTERVAL": " "}, tmp_path / "absent.env")
     assert settings.api_key is None and settings.api_secret is None
-    assert settings.poll_interval == 1.0
+    assert settings.poll_interval == 2.0
 
 
 def test_key_and_secret_are_trimmed(tmp_path) -> None:

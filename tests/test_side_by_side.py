@@ -209,8 +209,10 @@ def test_each_seed_is_its_own_task_and_each_stop_is_its_own(backend, sim_state, 
     assert last[1].status.kind == "stopped"
     assert [u.record.seed for u in (last[0], last[2])] == [11, 33]
     assert registry.count() == 0 and registry.stop_slot("tab", 0) is None
-    assert guard.ledger.spent() == pytest.approx(sum(u.record.cost_usd
-                                                     for u in (last[0], last[2])))
+    # The killed task counts with what Wiro charged for its seconds (the seed's Kill answer).
+    killed = backend.client().detail(tasks[22]).total_cost
+    assert guard.ledger.spent() == pytest.approx(killed + sum(u.record.cost_usd
+                                                              for u in (last[0], last[2])))
     release(guard.admit("tab", "c"))  # every ticket was released
 
 

@@ -13,6 +13,7 @@ from wiro import pricing, spec
 from wiro.models import Task
 from wiro.simulator import SimulatorServer, SimulatorState, UploadedFile
 from wiro.simulator import messages as msg
+from wiro.simulator.state import FAILURE_TEXT, PRE_EXECUTION_FAILURE
 from wiro.simulator.__main__ import main as simulator_main
 from wiro.simulator.__main__ import parse_args
 from wiro.statuses import LIFECYCLE, TaskStatus
@@ -51,7 +52,7 @@ SEED_RUN_BODY = """{
   "seed": 123,
   "outputFormat": "png",
   "callbackUrl": "You can provide a callback URL; Wiro will send a POST request to it when the task is completed."
-}"""
+}"""  # noqa: E501 - the seed's own line
 
 
 def png_bytes(width: int, height: int, colour: str = "red") -> bytes:
@@ -248,12 +249,19 @@ def _range(inp: spec.ModelInput) -> str:
         name="outputFormat", options=", ".join(spec.OUTPUT_FORMAT.option_values))),
     ({"inputImage": ",".join(["a.jpg"] * (spec.INPUT_IMAGE.max_items + 1))},
      msg.TOO_MANY_FILES.format(name="inputImage", max=spec.INPUT_IMAGE.max_items)),
+    ({"width": 100}, msg.PARAM_NOT_MULTIPLE.format(name="width", step=16)),  # the seed's rule
+    ({"height": 1000.5}, msg.PARAM_NOT_MULTIPLE.format(name="height", step=16)),
 ])
 def test_run_validation_messages(sim_state, values, message):
     values = {"prompt": "a fox", **values}
     fields = [(k, str(v)) for k, v in values.items() if v is not None]
     assert error_of(sim_state.run(signed_headers(), fields)) == (200, 0, message)
     assert sim_state.tasks_created == 0 and sim_state.run_calls == 1
+
+
+def test_sizes_in_multiples_of_16_and_zero_are_accepted(sim_state):
+    run_ok(sim_state, width=1008, height=64)
+    run_ok(sim_state, width=0, height=2048)  # 0: match the input image
 
 
 def test_zero_size_matches_the_first_uploaded_image(sim_state):
@@ -306,24 +314,42 @@ def test_released_task_leaves_the_queue_and_finishes(sim_state):
     assert sim_state.release(taskid) is False
 
 
-def test_kill_while_running(sim_state):
-    sim_state.hold_running = True
-    taskid = run_ok(sim_state)
-    assert detail(sim_state, taskid)["status"] == "task_output"
-    assert error_of(sim_state.cancel(signed_headers(), [("taskid", taskid)]))[1] == 1
-    status, body = sim_state.kill(signed_headers(), [("taskid", taskid)])
+def test_kill_while_running_charges_the_seconds_it_ran(clocked, fake_clock):
+    """As the seed's Kill answer: task_cancel, cps 0.000585 and totalcost = cps x elapsed."""
+    clocked.hold_running = True
+    taskid = run_ok(clocked)
+    fake_clock.advance(3.0)  # task_start at 2.0 s: one second of generating
+    assert detail(clocked, taskid)["status"] == "task_output"
+    assert detail(clocked, taskid)["pexit"] == ""  # no exit code while it runs
+    assert error_of(clocked.cancel(signed_headers(), [("taskid", taskid)]))[1] == 1
+    status, body = clocked.kill(signed_headers(), [("taskid", taskid)])
     task = body["tasklist"][0]
-    assert (status, task["status"], task["totalcost"]) == (200, "task_cancel", "0")
-    assert error_of(sim_state.kill(signed_headers(), [("taskid", taskid)])) == \
-        (200, 1, msg.KILL_FAILED.format(reason="task is not running"))
-    assert [e[0] for e in sim_state.events(taskid)][-1] == "task_cancel"
+    assert (status, task["status"], task["cps"]) == (200, "task_cancel", "0.000585000000")
+    assert float(task["elapsedseconds"]) == pytest.approx(1.0)
+    assert float(task["totalcost"]) == pytest.approx(0.000585)
+    assert detail(clocked, taskid)["totalcost"] == task["totalcost"]
+    assert error_of(clocked.kill(signed_headers(), [("taskid", taskid)])) == \
+        (200, 1, msg.KILL_FAILED.format(reason=msg.KILL_ENDED))
+    assert [e[0] for e in clocked.events(taskid)][-1] == "task_cancel"
 
 
-def test_kill_also_stops_a_queued_task(sim_state):
+def test_a_killed_task_is_never_charged_more_than_a_whole_run(clocked, fake_clock):
+    clocked.hold_running = True
+    taskid = run_ok(clocked, width=64, height=64)
+    fake_clock.advance(3600.0)
+    task = clocked.kill(signed_headers(), [("taskid", taskid)])[1]["tasklist"][0]
+    assert float(task["totalcost"]) == pytest.approx(pricing.estimate_cost(64, 64))
+
+
+def test_kill_refuses_a_queued_task_which_cancel_takes(sim_state):
+    """Kill is for a task a worker has (tasks.md); Cancel for one still queued."""
     sim_state.hold_in_queue = True
     taskid = run_ok(sim_state)
-    assert sim_state.kill(signed_headers(), [("taskid", taskid)])[1]["result"] is True
-    assert detail(sim_state, taskid)["status"] == "task_cancel"
+    assert error_of(sim_state.kill(signed_headers(), [("taskid", taskid)])) == \
+        (200, 1, msg.KILL_FAILED.format(reason=msg.KILL_QUEUED))
+    assert detail(sim_state, taskid)["status"] == "task_queue"
+    cancelled = sim_state.cancel(signed_headers(), [("taskid", taskid)])[1]["tasklist"][0]
+    assert (cancelled["status"], cancelled["totalcost"]) == ("task_cancel", "0")
 
 
 def test_held_running_task_finishes_when_released(sim_state):
@@ -376,6 +402,22 @@ def test_failing_tasks(sim_state):
         assert failed["debugerror"]
         assert Task.from_json(failed).failed
     assert second["pexit"] == "0" and second["outputs"]
+
+
+def test_a_failing_models_stderr_is_on_the_socket_never_in_details_status(clocked, fake_clock):
+    """Detail's task_error means a failure before the model ran (Wiro-MCP), so the stderr
+    lines of a model that is running (and will fail) are socket events only."""
+    clocked.fail_next_tasks = 1
+    taskid = run_ok(clocked)
+    seen = set()
+    for _ in range(60):
+        fake_clock.advance(0.1)
+        seen.add(detail(clocked, taskid)["status"])
+    assert {"task_error", "task_error_full"}.isdisjoint(seen)
+    assert "task_output" in seen and "task_postprocess_end" in seen
+    kinds = [e[0] for e in clocked.events(taskid)]
+    assert "task_error" in kinds and "task_error_full" in kinds
+    assert detail(clocked, taskid)["debugerror"] == FAILURE_TEXT
 
 
 def test_unreadable_upload_fails_the_task(sim_state):
@@ -490,6 +532,7 @@ def test_unreadable_body_and_unknown_endpoint(sim):
 def test_every_task_endpoint_over_http(sim, sim_state):
     sim_state.hold_in_queue = True
     first = post(sim, RUN_PATH, json={"prompt": "x"}).json()["taskid"]
+    sim_state.hold_in_queue, sim_state.hold_running = False, True
     second = post(sim, RUN_PATH, json={"prompt": "y"}).json()["taskid"]
     assert post(sim, "/Task/Detail", json={"taskid": first}).json()["tasklist"][0][
         "status"] == "task_queue"
@@ -573,6 +616,22 @@ def test_fault_on_download(sim, sim_state):
     assert requests.get(url, timeout=5).status_code == 200
 
 
+def test_fault_http408(sim, sim_state):
+    sim_state.inject_fault("list", "http408")
+    assert post(sim, "/Task/List", json={}).status_code == 408
+    assert post(sim, "/Task/List", json={}).json()["result"] is True
+
+
+def test_fault_lost_after_create_makes_the_task_and_never_answers(sim, sim_state):
+    sim_state.fault_timeout_seconds = 0.3
+    sim_state.inject_fault("run", "lost_after_create")
+    with pytest.raises(requests.ReadTimeout):
+        post(sim, RUN_PATH, json={"prompt": "x"}, timeout=(2, 0.1))
+    (task,) = sim_state.tasks()
+    assert (sim_state.run_calls, sim_state.tasks_created) == (1, 1)
+    assert task["status"] == "task_postprocess_end"  # it ran all the same
+
+
 def test_fault_arguments_are_checked(sim_state):
     with pytest.raises(ValueError):
         sim_state.inject_fault("socket", "reset")
@@ -620,6 +679,7 @@ def test_each_call_takes_only_wiros_keys(sim_state, call, accepted, refused):
         code, text = error_of(getattr(sim_state, call)(signed_headers(), [(key, value)]))[1:]
         assert code == 0 and "required" in text, (call, key)
         assert detail(sim_state, taskid)["status"] == "task_queue"  # untouched
+    sim_state.hold_in_queue, sim_state.hold_running = call == "cancel", call == "kill"
     for key in accepted:
         taskid = run_ok(sim_state)
         value = taskid if key == "taskid" else detail(sim_state, taskid)["socketaccesstoken"]
@@ -710,3 +770,111 @@ def test_kill_and_cancel_without_a_tasklist(sim_state):
         {"errors": [], "result": True}
     assert detail(sim_state, queued)["status"] == detail(sim_state, running)["status"] == \
         "task_cancel"
+
+
+# --- Task/List, Tool/Detail and the rest of what live Wiro does ------------------------------
+
+WIRO_MCP_LIST = {"type": "model", "sort": "id", "order": "DESC", "start": "0", "limit": "20"}
+
+
+def test_task_list_as_wiro_mcp_sends_it(sim, sim_state):
+    sim_state.configure(other_models=["wiro/another-model"])
+    ours = [run_ok(sim_state, prompt=f"run {n}") for n in range(3)]
+    other = post(sim, "/Run/wiro/another-model", json={"prompt": "x"}).json()["taskid"]
+    answer = post(sim, "/Task/List", json=WIRO_MCP_LIST).json()
+    assert list(answer) == ["total", "errors", "tasklist", "result"]  # Detail's shape
+    assert (answer["total"], answer["errors"], answer["result"]) == ("4", [], True)
+    assert [t["id"] for t in answer["tasklist"]] == [other, *reversed(ours)]
+    first = answer["tasklist"][1]
+    assert SEED_TASK_FIELDS <= set(first) and first["createtime"].isdigit()
+    assert (first["modelslugowner"], first["modelslugproject"]) == (spec.MODEL_OWNER,
+                                                                     spec.MODEL_PROJECT)
+    assert answer["tasklist"][0]["modelslugproject"] == "another-model"
+    page = post(sim, "/Task/List", json=dict(WIRO_MCP_LIST, start="1", limit="2",
+                                            modelName=spec.MODEL_SLUG)).json()
+    assert page["total"] == "3" and [t["id"] for t in page["tasklist"]] == ours[1::-1]
+    assert sim_state.list_calls == 2
+    unsigned = requests.post(sim.base_url + "/Task/List", json=WIRO_MCP_LIST,
+                             headers={"x-api-key": TEST_KEY}, timeout=10)
+    assert unsigned.status_code == 401
+    assert error_of(sim_state.list_tasks(signed_headers(), [("limit", "many")]))[1] == 0
+
+
+def test_tool_detail_in_the_docs_shape_with_the_price_it_bills(sim, sim_state):
+    answer = post(sim, "/Tool/Detail", json={"slugowner": spec.MODEL_OWNER,
+                                             "slugproject": spec.MODEL_PROJECT}).json()
+    (tool,) = answer["tool"]
+    assert answer["result"] is True and {
+        "id", "title", "slugowner", "slugproject", "cleanslugowner", "cleanslugproject",
+        "description", "parameters", "inspire", "dynamicprice", "categories"} <= set(tool)
+    items = tool["parameters"][0]["items"]
+    assert [i["id"] for i in items] == [i.name for i in spec.INPUTS]
+    width = items[2]
+    assert (width["type"], width["default"], width["min"], width["max"], width["step"]) == \
+        ("number", "1024", 64, 2048, 16)
+    prices = json.loads(tool["dynamicprice"])  # a JSON string, as the docs show it
+    assert prices[0]["priceMethod"] == "cp-pixel" and prices[0]["price"] == 0.03
+    assert tool["inspire"][4]["inputImage"] == ",".join(spec.INSPIRATIONS[4].input_images)
+    sim_state.dynamic_price = [{"inputs": {}, "price": 0.5, "priceMethod": "cpr"}]
+    assert float(detail(sim_state, run_ok(sim_state))["totalcost"]) == 0.5  # billed by it
+    wrong = post(sim, "/Tool/Detail", json={"slugowner": "x", "slugproject": "y"}).json()
+    assert wrong["errors"][0] == {"code": 1, "message": msg.MODEL_NOT_FOUND}
+    missing = post(sim, "/Tool/Detail", json={"slugowner": "x"}).json()
+    assert missing["errors"][0]["message"] == msg.PARAM_REQUIRED.format(name="slugproject")
+
+
+def test_the_url_field_n8n_sends_is_taken_as_references(sim, sim_state):
+    """n8n-nodes-wiroai's Flux 2 Pro node: inputImageUrl, and 0 for the sizes."""
+    url = "https://example.com/road.jpg"
+    n8n = {"inputImageUrl": url, "prompt": "a car on a road", "width": 0, "height": 0,
+           "safetyTolerance": 0, "seed": 0, "outputFormat": "jpeg"}
+    assert post(sim, RUN_PATH, json=n8n).json()["result"] is True
+    assert post(sim, RUN_PATH, json=dict(n8n, inputImageUrl="")).json()["result"] is True
+    with_url, without = sim_state.tasks()
+    assert [(i["kind"], i["url"]) for i in with_url["inputs"]] == [("url", url)]
+    assert with_url["parameters"]["inputImage"] == url and without["inputs"] == []
+
+
+def test_a_key_without_permission_gets_403_everywhere(sim, sim_state):
+    taskid = run_ok(sim_state)
+    sim_state.forbidden = True
+    for path, body in ((RUN_PATH, {"prompt": "x"}), ("/Task/Detail", {"taskid": taskid}),
+                       ("/Task/List", WIRO_MCP_LIST), ("/Tool/Detail", {}),
+                       ("/Task/Kill", {"taskid": taskid})):
+        response = post(sim, path, json=body)
+        assert response.status_code == 403, path
+        assert response.json()["errors"][0]["message"] == msg.PERMISSION_DENIED
+    assert sim_state.tasks_created == 1
+
+
+def test_a_failure_before_the_model_runs_ends_at_task_error(clocked, fake_clock):
+    clocked.fail_before_start = 1
+    taskid = run_ok(clocked)
+    fake_clock.advance(0.5)
+    assert detail(clocked, taskid)["status"] == "task_accept"
+    fake_clock.advance(1.0)
+    task = detail(clocked, taskid)
+    assert (task["status"], task["pexit"], task["totalcost"], task["outputs"]) == \
+        ("task_error", "", "0", [])
+    assert task["debugerror"] == PRE_EXECUTION_FAILURE
+    assert clocked.running_tasks() == [] and clocked.stream(taskid)[2]  # it has ended
+    assert [e[0] for e in clocked.events(taskid)][-1] == "task_error"
+    assert error_of(clocked.kill(signed_headers(), [("taskid", taskid)]))[1] == 1
+    fake_clock.advance(60)
+    assert detail(clocked, taskid)["status"] == "task_error"  # and stays there
+    assert detail(clocked, run_ok(clocked))["status"] == "task_queue"  # only that one
+
+
+def test_the_socket_closes_after_a_failure_before_the_model_runs(sim, sim_state):
+    from websockets.exceptions import ConnectionClosedOK
+    from websockets.sync.client import connect
+    sim_state.fail_before_start = 1
+    sim_state.pace = 0.1
+    run = post(sim, RUN_PATH, json={"prompt": "x"}).json()
+    with connect(sim.socket_url, open_timeout=5) as ws:
+        ws.send(json.dumps({"type": "task_info", "tasktoken": run["socketaccesstoken"]}))
+        kinds = []
+        with pytest.raises(ConnectionClosedOK):  # the server closes it; a timeout would fail
+            while True:
+                kinds.append(json.loads(ws.recv(timeout=5))["type"])
+    assert kinds[-1] == "task_error" and kinds[0] == "task_queue"

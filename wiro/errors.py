@@ -1,10 +1,11 @@
 """One exception tree for everything the client can raise.
 
-`api_error_from_response` is the single factory from Wiro's error JSON to a class. No
-message here ever includes a key, secret, nonce or signature: they are never passed in.
+`error_from_answer` is the single factory from an answer (HTTP status and JSON) to an error.
+No message here ever includes a key, secret, nonce or signature: they are never passed in.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,11 +62,21 @@ class RequestRejectedError(ApiError):
 
 
 class AuthenticationError(RequestRejectedError):
-    """HTTP 401: the key is unknown, the signature is wrong or missing."""
+    """HTTP 401 or 403: the key is unknown or lacks permission, or the signature is wrong.
+
+    Wiro refuses these before doing anything, so a refused Run started nothing."""
 
     meaning = "Wiro did not accept the API credentials."
     advice = ("Check WIRO_API_KEY and WIRO_API_SECRET (the secret is needed for projects that "
               "use signature authentication).")
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int = 401,
+                 errors: list[dict] | None = None, run: bool = False):
+        if http_status == 403:
+            self.meaning = "Wiro refused this API key (HTTP 403): it lacks permission for this."
+        if run:
+            self.advice = f"{type(self).advice} Nothing was started or charged."
+        super().__init__(message, code=code, http_status=http_status, errors=errors)
 
 
 class EndpointNotFoundError(RequestRejectedError):
@@ -110,8 +121,46 @@ _BY_CODE: dict[int, type[ApiError]] = {
 }
 
 
-def api_error_from_response(body: Any, http_status: int = 200) -> ApiError:
-    """Build the right ApiError from Wiro's `{"result": false, "errors": [...]}`."""
+_RATE_LIMIT_WORDS = re.compile(r"rate.?limit|too many requests", re.I)
+# Answers a later attempt may get past: a proxy or a busy Wiro, not a refusal.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _says_rate_limited(errors: Any) -> bool:
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and (str(e.get("code")) == "429"
+                                 or _RATE_LIMIT_WORDS.search(str(e.get("message") or "")))
+        for e in errors)
+
+
+def error_from_answer(call: str, http_status: int, body: Any,
+                      retry_after: float | None = None) -> WiroError | None:
+    """What one answer from Wiro means: None for `{"result": true}`, else the error.
+
+    `call` is the endpoint ("Run/<owner>/<project>", "Task/Detail", ...). The one place an
+    answer becomes an error, so every call reads status codes and Wiro's JSON alike. On Run,
+    anything but a readable refusal may mean a task was started (RunMaybeStartedError)."""
+    run = call.startswith("Run/")
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if http_status == 429 or _says_rate_limited(errors):
+        return RateLimitedError(call, retry_after)  # refused before anything was started
+    if http_status in (401, 403):
+        return _api_error(body, http_status, AuthenticationError, run=run)
+    if isinstance(body, dict) and body.get("result") is True and http_status < 300:
+        return None
+    readable_refusal = isinstance(body, dict) and body.get("result") is False
+    if readable_refusal and http_status not in TRANSIENT_STATUSES:
+        return _api_error(body, http_status)
+    if run:
+        return RunMaybeStartedError(
+            f"Wiro answered Run with HTTP {http_status} and no readable result.")
+    return UnexpectedResponseError(f"Wiro answered {call} with HTTP {http_status}"
+                                   + ("." if isinstance(body, dict) else " and no readable JSON."))
+
+
+def _api_error(body: Any, http_status: int, cls: type[ApiError] | None = None,
+               **extra: Any) -> ApiError:
+    """The ApiError for Wiro's `{"result": false, "errors": [{"code", "message"}]}`."""
     errors = body.get("errors") if isinstance(body, dict) else None
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     message = str(first.get("message") or "no message")
@@ -119,14 +168,11 @@ def api_error_from_response(body: Any, http_status: int = 200) -> ApiError:
         code = int(first.get("code"))
     except (TypeError, ValueError):
         code = 0
-    if http_status == 401:
-        cls: type[ApiError] = AuthenticationError
-    elif http_status == 404 and code == 0:
-        cls = EndpointNotFoundError
-    else:
-        cls = _BY_CODE.get(code, RequestRejectedError)
+    if cls is None:
+        cls = EndpointNotFoundError if http_status == 404 and code == 0 else \
+            _BY_CODE.get(code, RequestRejectedError)
     return cls(message, code=code, http_status=http_status,
-               errors=errors if isinstance(errors, list) else [])
+               errors=errors if isinstance(errors, list) else [], **extra)
 
 
 # --- Errors about a task that was created ----------------------------------------------
@@ -135,7 +181,7 @@ def api_error_from_response(body: Any, http_status: int = 200) -> ApiError:
 class TaskError(WiroError):
     """Something happened to a task that Wiro accepted; carries the task."""
 
-    def __init__(self, message: str, task: "Task"):
+    def __init__(self, message: str, task: Task):
         self.task = task
         super().__init__(message)
 
@@ -143,18 +189,22 @@ class TaskError(WiroError):
 class TaskFailedError(TaskError):
     advice = "Wiro did not charge for a failed task. Change the prompt or images and try again."
 
-    def __init__(self, task: "Task"):
+    def __init__(self, task: Task):
         detail = (task.debug_error or "").strip().splitlines()
-        reason = f" The model said: {detail[-1][:300]}" if detail else ""
-        super().__init__(
-            f"The model could not produce an image (task {task.id}, exit code {task.pexit})."
-            f"{reason}", task)
+        said = detail[-1][:300] if detail else ""
+        if task.status_text == "task_error":  # Wiro's record of a failure before the model ran
+            text = (f"Task {task.id} failed before the model ran (Wiro reported task_error). "
+                    f"Wiro said: {said or 'nothing more'}")
+        else:
+            text = (f"The model could not produce an image (task {task.id}, exit code "
+                    f"{task.pexit or 'none'}).{f' The model said: {said}' if said else ''}")
+        super().__init__(text, task)
 
 
 class TaskCancelledError(TaskError):
     advice = ""
 
-    def __init__(self, task: "Task"):
+    def __init__(self, task: Task):
         super().__init__(f"Task {task.id} was cancelled.", task)
 
 
@@ -164,9 +214,17 @@ class TaskCancelledError(TaskError):
 class WiroConnectionError(WiroError):
     advice = "Check the network connection and WIRO_API_BASE_URL, then try again."
 
+    def __init__(self, message: str, *, never_sent: bool = False):
+        #: True when no connection was ever made: nothing reached Wiro.
+        self.never_sent = never_sent
+        super().__init__(message)
+
 
 class RunMaybeStartedError(WiroConnectionError):
-    """Run was sent but no answer came back: a task may exist and may be charged."""
+    """Run was sent but no answer came back: a task may exist and may be charged.
+    `sent_at` (unix time the Run went out) is what WiroClient.find_lost_task needs."""
+
+    sent_at: float | None = None
 
     advice = ("The run may have started and may be charged: check your Wiro dashboard before "
               "running again. It was not re-sent automatically, to avoid paying twice.")
@@ -209,13 +267,13 @@ class AmbiguousStartError(RunMaybeStartedError):
 
 
 class TaskStalledError(TaskError):
-    """Detail kept showing task_error, or a status this client does not know, for the
-    whole stall window. `stopped` says what stopping the task did (set by the follower)."""
+    """Detail kept showing a status this client does not know for the whole stall window.
+    `stopped` says what stopping the task did (set by the follower)."""
 
     advice = ""
     stopped: Any = None
 
-    def __init__(self, task: "Task", window: float):
+    def __init__(self, task: Task, window: float):
         self.window = window
         said = (task.debug_error or "").strip().splitlines()
         reason = f" Wiro said: {said[-1][:300]}" if said else " Wiro gave no error text."
@@ -249,20 +307,7 @@ class DownloadError(WiroError):
                          "(Wiro's result links expire after a few minutes).")
 
 
-# The one list of failures that a later attempt may get past. Task/* calls are ridden out
-# on these until the run's deadline; Run never is (it may be paid twice).
+# The failures a later attempt may get past. Whether a call is tried again on them is the
+# client's request policy (Run, for one, is not: it may be paid twice).
 TRANSIENT_ERRORS: tuple[type[WiroError], ...] = (
     WiroConnectionError, WiroTimeoutError, UnexpectedResponseError, RateLimitedError)
-RETRY_FIRST_DELAY = 0.1
-RETRY_MAX_DELAY = 1.0
-# A Retry-After longer than this is not believed: the deadline still has to be kept.
-RETRY_AFTER_CAP = 30.0
-
-
-def retry_delay(exc: BaseException | None, attempt: int) -> float:
-    """Seconds before trying again after `exc`, the `attempt`-th failure in a row (0-based):
-    Wiro's Retry-After when it gave one, else a delay that doubles up to a cap."""
-    after = getattr(exc, "retry_after", None)
-    if after is not None:
-        return max(0.0, min(float(after), RETRY_AFTER_CAP))
-    return min(RETRY_MAX_DELAY, RETRY_FIRST_DELAY * 2 ** max(0, attempt))

@@ -4,18 +4,23 @@ This is the one loop in the package that follows a task; `WiroClient.wait/result
 page use it. `follow(client, handle)` yields `TaskEvent`s in lifecycle order and ends with one
 final event that carries the final `Task` from Detail, with its outputs, pexit and cost.
 When the socket cannot be opened, closes early, or stays quiet for `socket_deadline` seconds
-while Detail shows the task moving, the same iterator goes on by polling Detail with a
-growing delay. Events are never repeated. Nothing here ever sends a second Run.
+while Detail shows the task moving, the same iterator goes on by polling Detail at the SDKs'
+pace (`poll_delay`: the client's poll_interval, backing off only while the task is queued).
+Events are never repeated. Nothing here ever sends a second Run.
 
 Detail is believed the way Wiro's own SDKs believe it, and never trusted to move on:
 - pexit "0" with outputs is a finished task whatever its status, once that status has sat
   still for `settle_window` s (the docs disagree on whether task_end or
   task_postprocess_end comes last);
-- task_error (on Detail, not on the socket, where it is an interim stderr line) or a status
-  this client does not know that sits still for `stall_window` s ends the run: the task is
-  stopped and TaskStalledError raised;
+- task_error on Detail is final (Wiro-MCP: the status Wiro records for a task that failed
+  before the model ran): the run ends at once with Wiro's message, and nothing is sent to a
+  task that has ended. On the socket the same word is the model's stderr, an interim line,
+  as Wiro's docs and WiroKit read it;
+- a status this client does not know that sits still for `stall_window` s ends the run:
+  the task is stopped and TaskStalledError raised;
 - transient trouble (TRANSIENT_ERRORS: empty tasklist, non-JSON, 5xx, resets, timeouts,
-  429 after its Retry-After) is ridden out until the run's deadline;
+  429 after its Retry-After) is ridden out by the client's request policy until the run's
+  deadline;
 - at the deadline (`timeout`, else the client's task_timeout) the task is stopped and
   TaskDeadlineError raised. The stop's outcome is on the error's `stopped`.
 
@@ -37,7 +42,7 @@ from typing import Any, Callable, Iterator
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from .errors import TRANSIENT_ERRORS, TaskDeadlineError, TaskStalledError, retry_delay
+from .errors import TRANSIENT_ERRORS, TaskDeadlineError, TaskStalledError
 from .models import Task
 from .statuses import LIFECYCLE, TaskStatus
 
@@ -51,10 +56,9 @@ SOCKET_OPEN_TIMEOUT = 5.0
 SOCKET_CLOSE_TIMEOUT = 1.0
 # A blocked socket read wakes up this often to see whether the caller asked to stop.
 STOP_CHECK_SECONDS = 0.1
-# Polling Detail: a short first delay, growing after every look that shows no new status.
-POLL_FIRST_DELAY = 0.1
-POLL_BACKOFF_FACTOR = 1.5
-POLL_MAX_DELAY = 2.0
+# Polling Detail while a task waits in the queue: the interval, then 2.5 and 5 times it while
+# nothing changes (Wiro-MCP's 2 -> 5 -> 10 s). A queued task is nowhere near its end.
+QUEUE_BACKOFF = (1.0, 2.5, 5.0)
 
 # Rank of each status along the lifecycle; interim stderr events rank with their stdout twins.
 _RANK = {status: n for n, status in enumerate(LIFECYCLE)}
@@ -64,9 +68,16 @@ _RANK[TaskStatus.CANCEL] = len(LIFECYCLE)
 _LOG_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%\s*\|")
 
 
-def poll_delay(attempt: int) -> float:
-    """Seconds to wait after poll number `attempt` (0 = the first since the last change)."""
-    return min(POLL_MAX_DELAY, POLL_FIRST_DELAY * POLL_BACKOFF_FACTOR ** max(0, attempt))
+def poll_delay(status: TaskStatus, unchanged: int, interval: float) -> float:
+    """Seconds until the next Detail, after `unchanged` polls that saw no new status.
+
+    Once a worker has the task (any status after task_queue) FLUX.2 [pro] is seconds from
+    its end, so Detail is asked every `interval`: a finished task waits at most one interval
+    for its result. Only in the queue, where nothing can finish with an image, does the
+    pace back off, to at most 5 intervals."""
+    if status is TaskStatus.QUEUE:
+        return interval * QUEUE_BACKOFF[min(max(0, unchanged), len(QUEUE_BACKOFF) - 1)]
+    return interval
 
 
 @dataclass(frozen=True)
@@ -80,8 +91,8 @@ class TaskEvent:
     message: Any = field(default=None, compare=False)
     source: str = SOCKET
     task: Task | None = field(default=None, compare=False, repr=False)
-    # The follower's last word on this task: set on a task that Detail shows finished with
-    # an image under a status that is not task_postprocess_end.
+    # The follower's last word on this task: set on a task that Detail shows finished (with
+    # an image under a status that is not task_postprocess_end, or at task_error).
     final: bool = False
 
     @property
@@ -138,12 +149,13 @@ def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEven
 
 
 def event_from_task(task: Task, source: str = POLL) -> TaskEvent:
-    """What a Detail answer says, as an event; the percentage comes from the model's log."""
+    """What a Detail answer says, as an event; the percentage comes from the model's log.
+    Detail's task_error is final (see the module's notes)."""
     percentage = None
     if task.status is TaskStatus.OUTPUT:
         found = _LOG_PERCENT.findall(str(task.raw.get("debugoutput") or ""))
         percentage = _percentage(found[-1]) if found else None
-    return TaskEvent(task.status, percentage, None, source, task)
+    return TaskEvent(task.status, percentage, None, source, task, final=task.is_terminal)
 
 
 class _Progress:
@@ -227,7 +239,7 @@ class _Stillness:
     @staticmethod
     def suspicious(task: Task) -> bool:
         """A Detail answer that may never move on by itself."""
-        return task.deliverable or task.status is TaskStatus.ERROR or not task.status_known
+        return task.deliverable or not task.status_known
 
     def verdict(self, task: Task) -> str | None:
         """"deliver", "fail", or None (keep waiting)."""
@@ -239,8 +251,7 @@ class _Stillness:
         still = now - self._since
         if task.deliverable and still >= self.settle_window:
             return "deliver"
-        if (task.status is TaskStatus.ERROR or not task.status_known) and \
-                still >= self.stall_window:
+        if not task.status_known and still >= self.stall_window:
             return "fail"
         return None
 
@@ -310,7 +321,7 @@ def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
             if item is _SILENCE:
                 # Quiet: fine if the task is quiet too, lost if Detail shows it moved on.
                 try:
-                    task = client.detail(handle.id)
+                    task = client.detail(handle.id, within=0)
                 except TRANSIENT_ERRORS:
                     break  # the polling below rides it out
                 event = event_from_task(task)
@@ -332,15 +343,15 @@ def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
             feed.close()  # given up on; after a terminal event it stays open until the end
 
         # Polling: the fallback, and the Detail call that fetches the finished task.
-        attempt = failures = 0
+        interval = getattr(client, "poll_interval", 2.0)
+        unchanged = 0  # polls since the status last changed
         while not stopped():
-            try:
-                task = client.detail(handle.id)
-            except TRANSIENT_ERRORS as exc:
-                pause(retry_delay(exc, failures))
-                failures += 1
+            try:  # the client's request policy rides out trouble, up to the deadline
+                task = client.detail(handle.id, within=max(0.0, ends_at - time.monotonic()),
+                                     stop=stop)
+            except TRANSIENT_ERRORS:
+                pause(interval)
                 continue
-            failures = 0
             event = event_from_task(task)
             verdict = stillness.verdict(task)
             if event.is_terminal or verdict == "deliver":
@@ -353,10 +364,8 @@ def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
             before = progress.status
             if progress.accept(event):
                 yield emit(event)
-                if event.status is not before:
-                    attempt = 0  # a new status: more may follow soon
-            pause(poll_delay(attempt))
-            attempt += 1
+            unchanged = 0 if event.status is not before else unchanged + 1
+            pause(poll_delay(event.status, unchanged, interval))
     finally:
         if feed is not None:
             feed.close()
@@ -381,7 +390,7 @@ class FollowThread:
             target=self._run, args=(client, handle), kwargs=follow_options,
             name=f"wiro-follow-{handle.id}", daemon=True)
 
-    def start(self) -> "FollowThread":
+    def start(self) -> FollowThread:
         self._thread.start()
         return self
 
@@ -426,7 +435,7 @@ class FollowThread:
         if self._thread.ident is not None:
             self._thread.join(timeout)
 
-    def __enter__(self) -> "FollowThread":
+    def __enter__(self) -> FollowThread:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -100,11 +100,12 @@ class Settings:
     api_secret: str | None = setting("WIRO_API_SECRET", None, repr=False)
     base_url: str = setting("WIRO_API_BASE_URL", DEFAULT_BASE_URL, _url)
     socket_url: str = setting("WIRO_SOCKET_URL", DEFAULT_SOCKET_URL, _url)
-    # Seconds between Task/Detail calls while a task is followed by polling.
-    poll_interval: float = setting("WIRO_POLL_INTERVAL", 1.0)
+    # Seconds between Task/Detail calls while a task is followed by polling (wiro.live:
+    # the SDKs' pace; backs off only while the task is queued).
+    poll_interval: float = setting("WIRO_POLL_INTERVAL", 2.0)
     request_timeout: float = setting("WIRO_REQUEST_TIMEOUT", 30.0)
     # Following a paid task (wiro.live): how long Task/Detail may take to answer, how long
-    # task_error or an unknown status may sit still before the task is killed, how long a
+    # a status this client does not know may sit still before the task is killed, how long a
     # finished-looking task (pexit "0" with outputs) may sit still before it is delivered
     # anyway, the whole run's deadline, and how long a charged output's download is retried.
     detail_timeout: float = setting("WIRO_DETAIL_TIMEOUT", 5.0)

@@ -22,17 +22,9 @@ class TaskStatus(str, Enum):
 
     @property
     def is_terminal(self) -> bool:
-        # task_end comes before post-processing: the outputs are not there yet.
+        # task_end comes before post-processing: the outputs are not there yet. task_error is
+        # not here: on the socket it is a line of stderr (Task.is_terminal reads Detail's).
         return self in TERMINAL
-
-    @property
-    def is_running(self) -> bool:
-        return not self.is_terminal
-
-    @property
-    def is_queued(self) -> bool:
-        """Still cancellable: Wiro's Cancel only works before a worker has the task."""
-        return self is TaskStatus.QUEUE
 
     @property
     def phase(self) -> str:
@@ -40,7 +32,7 @@ class TaskStatus(str, Enum):
         return PHASES[self]
 
     @classmethod
-    def parse(cls, raw: str) -> "TaskStatus":
+    def parse(cls, raw: str) -> TaskStatus:
         try:
             return cls(raw)
         except ValueError:

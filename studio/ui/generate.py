@@ -85,12 +85,14 @@ class Generate:
         frame = frame_of(values)
         entries = data[self.history]
         started = False
+        previous = None
         for updates in self.page.run(request.session_hash, values, request,
                                      randomize=randomize, api_key=data[self.form.key],
                                      api_secret=data[self.form.secret]):
             update = updates[0]
-            if update is None:
-                continue
+            if update is None or update is previous:
+                continue  # a heartbeat: nothing new to show
+            previous = update
             shown = {view.status: run_status.to_html(update.status, frame)}
             if not started and update.finished:  # refused: the last result stays as it was
                 yield {**shown, **view.idle_buttons()}

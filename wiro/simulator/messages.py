@@ -18,6 +18,7 @@ PARAM_OUT_OF_RANGE = "Request parameter [{name}] must be between {min} and {max}
 PARAM_NOT_INTEGER = "Request parameter [{name}] must be integer"
 PARAM_NOT_OPTION = "Request parameter [{name}] must be one of {options}"
 TOO_MANY_FILES = "Request files [{name}] must be at most {max}"
+PARAM_NOT_MULTIPLE = "Request parameter [{name}] must be a multiple of {step}"
 BODY_INVALID = "Request parameters are invalid."
 MODEL_NOT_FOUND = "slug-owner-project-not-exist"
 CONCURRENCY_LIMIT = ("You have reached your concurrent task limit. With your current balance "
@@ -26,6 +27,7 @@ CONCURRENCY_LIMIT = ("You have reached your concurrent task limit. With your cur
 INSUFFICIENT_BALANCE = "Insufficient balance"
 SIGN_IN_REQUIRED = "sign in to run this model"
 TOKEN_INVALID = "Authorization bearer token is invalid."
+PERMISSION_DENIED = "You don't have any permission for this action."  # HTTP 403 here
 
 # Task/*
 TASK_ID_REQUIRED = "taskid or socketaccesstoken is required"
@@ -33,6 +35,8 @@ TASK_KEYS_REQUIRED = "Request parameter [{keys}] required"
 NO_TASK = "There is no task yet."
 NOT_CANCELLABLE = "Task is not in a cancellable state."
 KILL_FAILED = "Task could not be killed: {reason}"
+KILL_QUEUED = "task is still queued (use Task/Cancel)"
+KILL_ENDED = "task is not running"
 SERVER_ERROR = "Simulated server error."
 RATE_LIMITED = "Too many requests, please slow down."
 
@@ -67,5 +71,5 @@ class WiroReply(Exception):
         self.body = body
 
     @classmethod
-    def error(cls, code: int, message: str, status: int = 200) -> "WiroReply":
+    def error(cls, code: int, message: str, status: int = 200) -> WiroReply:
         return cls(status, error_body(code, message))

@@ -18,6 +18,9 @@ from .images import image_size
 from .messages import WiroReply
 
 CALLBACK_FIELD = "callbackUrl"
+# The `{id}Url` form of a file input (model-parameters.md), as n8n-nodes-wiroai's Flux 2 Pro
+# node sends it: URL references, comma-separated, taken with inputImage's in arrival order.
+URL_FIELD = f"{spec.INPUT_IMAGE.name}Url"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ def _number(inp: spec.ModelInput, raw: str | None) -> float:
     if not inp.minimum <= value <= inp.maximum:
         raise WiroReply.error(0, msg.PARAM_OUT_OF_RANGE.format(
             name=inp.name, min=inp.minimum, max=inp.maximum))
+    if inp.zero_means_match_input and value % spec.SIZE_MULTIPLE:  # width and height
+        raise WiroReply.error(0, msg.PARAM_NOT_MULTIPLE.format(name=inp.name,
+                                                               step=spec.SIZE_MULTIPLE))
     return value
 
 
@@ -132,9 +138,10 @@ def parse_run(fields: Sequence[Field], file_path: Callable[[str], str],
     scalars: dict[str, str] = {}
     image_values: list[str | UploadedFile] = []
     for name, value in fields:
-        if name == spec.INPUT_IMAGE.name:
-            image_values.append(value)
-            scalars.setdefault(name, "")  # holds its place; the task fills in the URLs
+        if name == spec.INPUT_IMAGE.name or name == URL_FIELD:
+            image_values.append(value if name == spec.INPUT_IMAGE.name else _text(value))
+            # holds inputImage's place in `parameters`; the task fills in the URLs
+            scalars.setdefault(spec.INPUT_IMAGE.name, "")
         else:
             scalars.setdefault(name, _text(value))  # a repeated scalar: the first one counts
 

@@ -7,6 +7,7 @@ that is the only place that can stall, garble or drop a connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import struct
@@ -25,8 +26,10 @@ from .run_inputs import Field, UploadedFile
 from .socket import SOCKET_PATH, add_socket_route
 from .state import ERROR_CODE_FAULT, SimulatorState
 
+# Path -> the state's handler, which is also the endpoint's name for injected faults.
 TASK_ENDPOINTS = {"/v1/Task/Detail": "detail", "/v1/Task/Cancel": "cancel",
-                  "/v1/Task/Kill": "kill"}
+                  "/v1/Task/Kill": "kill", "/v1/Task/List": "list", "/v1/Tool/Detail": "tool"}
+HANDLERS = {"list": "list_tasks", "tool": "tool_detail"}
 UPLOAD_PATH = "/v1/File/Upload"
 HTML_PAGE = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
 MALFORMED_JSON = b'{"errors": [], "result": tr'
@@ -140,7 +143,8 @@ async def _drop_connection(send: Any) -> None:
         raise ConnectionAbortedError("simulated dropped connection")
     sock = transport.get_extra_info("socket")
     if sock is not None:  # linger 0: the peer sees a reset, not a clean close
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):  # the client may have hung up already
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     for _ in range(3):  # let uvicorn notice, so it does not try to answer
         await asyncio.sleep(0)
@@ -160,15 +164,17 @@ class SimulatorApp(FastAPI):
         kind = self.sim_state.take_fault(endpoint) if endpoint else None
         if kind is None:
             return await super().__call__(scope, receive, send)
-        if endpoint == "run" and kind not in ("timeout", "lost_response"):
+        if endpoint == "run" and kind not in ("timeout", "lost_response", "lost_after_create"):
             self.sim_state.note_run_request()  # these never reach state.run
         # Read the body now: by the time a stalled request is handled its client is gone.
         body = await _read_body(receive)
         if kind == "timeout":
             await asyncio.sleep(self.sim_state.fault_timeout_seconds)
             return await super().__call__(scope, _replay(body), send)
-        if kind == "lost_response":  # the work is done, only the answer goes missing
+        if kind in ("lost_response", "lost_after_create"):  # done; only the answer goes missing
             await super().__call__(scope, _replay(body), _discard)
+            if kind == "lost_after_create":  # ... and is never sent: the client waits
+                await asyncio.sleep(self.sim_state.fault_timeout_seconds)
             return await _drop_connection(send)
         if kind == "reset":
             await _drop_connection(send)
@@ -190,6 +196,8 @@ class SimulatorApp(FastAPI):
             await _respond(send, 200, b'{"errors": [], "result": true}', b"application/json")
         elif kind == "http404":
             await _respond(send, 404, b"Not Found", b"text/plain; charset=utf-8")
+        elif kind == "http408":
+            await _respond(send, 408, b"Request Timeout", b"text/plain; charset=utf-8")
         elif kind.startswith(ERROR_CODE_FAULT):
             status, body = self.sim_state.fault_reply(endpoint, kind)
             await _respond(send, status, json.dumps(body).encode(), b"application/json")
@@ -218,7 +226,7 @@ def create_app(state: SimulatorState) -> FastAPI:
                 fields = await read_fields(request)
                 return await reply(getattr(state, handler_name), request.headers, fields)
             return task_endpoint
-        app.post(path)(make(name))
+        app.post(path)(make(HANDLERS.get(name, name)))
 
     @app.post(UPLOAD_PATH)
     async def upload(request: Request) -> JSONResponse:
@@ -321,7 +329,7 @@ class SimulatorServer:
     def socket_url(self) -> str:
         return f"ws://{self.host}:{self.port}{SOCKET_PATH}"
 
-    def start(self, timeout: float = 10.0) -> "SimulatorServer":
+    def start(self, timeout: float = 10.0) -> SimulatorServer:
         """Start serving; returns once the server accepts connections."""
         if self._thread is not None:
             return self
@@ -348,7 +356,7 @@ class SimulatorServer:
         self._sock.close()
         self._server = self._thread = None
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

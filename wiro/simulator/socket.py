@@ -94,15 +94,12 @@ async def serve_task_socket(ws: WebSocket, state: SimulatorState) -> None:
 
 async def _stream(ws: WebSocket, state: SimulatorState, taskid: str, token: str,
                   listener: asyncio.Future, drop_after_start: bool) -> None:
-    def look() -> tuple[list, float]:
-        return state.events(taskid), state.next_event_time(taskid)
-
     sent = 0
     while not listener.done():
         # A look is cheap once the output image is drawn; until then it may wait for the
         # drawing, which must not stall the event loop, so it goes to a worker thread.
-        events, next_at = look() if state.output_drawn(taskid) else \
-            await run_in_threadpool(look)
+        events, next_at, ended = state.stream(taskid) if state.output_drawn(taskid) else \
+            await run_in_threadpool(state.stream, taskid)
         for status, message, _ in events[sent:]:
             try:
                 await ws.send_json(socket_message(status, taskid, token, message))
@@ -111,8 +108,8 @@ async def _stream(ws: WebSocket, state: SimulatorState, taskid: str, token: str,
             sent += 1
             if drop_after_start and status == TaskStatus.START.value:
                 return await _close(ws, SERVER_ERROR)
-            if TaskStatus.parse(status).is_terminal:
-                return await _close(ws)
+        if ended:  # its last word was sent: task_postprocess_end, task_cancel or task_error
+            return await _close(ws)
         await asyncio.sleep(min(CHECK_SECONDS, max(MIN_SLEEP, next_at - state.now())))
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import wraps
 from typing import Any, Callable, Mapping, Sequence
 
-from .. import spec
+from .. import pricing, spec
 from ..signing import signature
 from ..statuses import TaskStatus
 from . import images
@@ -26,15 +26,20 @@ from . import messages as msg
 from .messages import WiroReply
 from .run_inputs import Field, InputImage, RunInputs, UploadedFile, parse_run
 from .task import Output, SimTask
+from .tool import DYNAMIC_PRICE, tool_json
 
 Reply = tuple[int, dict[str, Any]]
 
-FAULT_ENDPOINTS = ("run", "detail", "cancel", "kill", "download", "upload")
+FAULT_ENDPOINTS = ("run", "detail", "cancel", "kill", "list", "tool", "download", "upload")
 # Transport faults, plus what a proxy or a busy Wiro answers: 200 with an empty tasklist, an
-# HTML page, 429 with Retry-After (``retry_after_seconds``), a 404 (an output not there yet),
-# and Run's `{"result": true}` that names no task ("no_task").
+# HTML page, 429 with Retry-After (``retry_after_seconds``), 408, a 404 (an output not there
+# yet), and Run's `{"result": true}` that names no task ("no_task"). "lost_response": the
+# request is carried out, then the connection is reset; "lost_after_create": it is carried
+# out (on Run: the task is made and runs), then no answer comes for
+# ``fault_timeout_seconds`` and the connection drops.
 FAULT_KINDS = ("http500", "reset", "timeout", "malformed_json", "lost_response",
-               "empty_tasklist", "html", "http429", "http404", "no_task")
+               "lost_after_create", "empty_tasklist", "html", "http429", "http408", "http404",
+               "no_task")
 # Which key names the task on each Task/* call, as the seed and Wiro's own SDKs use them;
 # anything else is refused, as Wiro refuses it.
 TASK_KEYS = {"detail": ("taskid", "tasktoken"), "kill": ("taskid", "socketaccesstoken"),
@@ -66,7 +71,7 @@ def _readable(fields: Sequence[Field] | None) -> Sequence[Field]:
 def _answers(method: Callable[..., Reply]) -> Callable[..., Reply]:
     """Run under the lock; a WiroReply raised anywhere inside becomes the answer."""
     @wraps(method)
-    def wrapper(self: "SimulatorState", *args: Any, **kwargs: Any) -> Reply:
+    def wrapper(self: SimulatorState, *args: Any, **kwargs: Any) -> Reply:
         with self._lock:
             try:
                 return method(self, *args, **kwargs)
@@ -91,6 +96,8 @@ class SimulatorState:
     - ``fail_prompts``: substrings (case-insensitive); a prompt containing one makes a task
       that ends task_postprocess_end with pexit "1", no outputs and totalcost "0".
     - ``fail_next_tasks``: that many of the next tasks fail the same way.
+    - ``fail_before_start``: that many of the next tasks fail while being prepared: they
+      end at task_error with PRE_EXECUTION_FAILURE as debugerror, pexit "", no charge.
     - ``fault_timeout_seconds``: how long a "timeout" fault stalls before answering.
     - ``output_ttl_seconds``: after this long an output's CDN URL answers 404.
     - ``socket_mode``: how the websocket behaves, one of SOCKET_MODES (see socket.py).
@@ -99,8 +106,14 @@ class SimulatorState:
       pexit and cost stay the real ones. None: the truth.
     - ``stop_without_tasklist``: Kill and Cancel answer ``{"result": true}`` and no task.
     - ``retry_after_seconds``: the Retry-After an "http429" fault sends.
+    - ``forbidden``: every call answers HTTP 403 (a key without permission for them).
+    - ``dynamic_price``: Tool/Detail's `dynamicprice` entries; new tasks are billed by them
+      (wiro.pricing), so the estimate from Tool/Detail and the charge agree.
+    - ``other_models``: slugs of other models this project also runs (a team key's list
+      holds them too): Run accepts them, their tasks name their own model.
 
-    ``detail_calls`` counts the Task/Detail requests answered for each task id.
+    ``detail_calls`` counts the Task/Detail requests answered for each task id;
+    ``list_calls`` the Task/List requests.
 
     Faults: ``inject_fault(endpoint, kind, times)`` queues transport failures that the HTTP
     layer carries out; see FAULT_ENDPOINTS and FAULT_KINDS (plus "error_code:<n>").
@@ -109,7 +122,8 @@ class SimulatorState:
     KNOBS = ("pace", "hold_in_queue", "hold_running", "concurrency_limit", "balance",
              "require_sign_in", "fail_prompts", "fail_next_tasks", "fault_timeout_seconds",
              "output_ttl_seconds", "socket_mode", "detail_status", "stop_without_tasklist",
-             "retry_after_seconds")
+             "retry_after_seconds", "fail_before_start", "forbidden", "dynamic_price",
+             "other_models")
 
     def __init__(self, api_key: str, api_secret: str | None = None, pace: float = 1.0,
                  clock: Callable[[], float] = time.time, public_base_url: str = ""):
@@ -131,7 +145,12 @@ class SimulatorState:
         self.detail_status: str | None = None
         self.stop_without_tasklist = False
         self.retry_after_seconds = 1.0
+        self.fail_before_start = 0
+        self.forbidden = False
+        self.dynamic_price: list[dict] = [dict(e) for e in DYNAMIC_PRICE]
+        self.other_models: tuple[str, ...] = ()
         self.uploads = 0  # files received by File/Upload
+        self.list_calls = 0
         self.detail_calls: Counter[str] = Counter()  # task id -> Task/Detail requests
         self.run_calls = 0  # every Run request received, rejected or not
         self.tasks_created = 0
@@ -163,9 +182,9 @@ class SimulatorState:
             raise ValueError(f"socket_mode must be one of {', '.join(SOCKET_MODES)}")
         with self._lock:
             for name, value in knobs.items():
-                if name == "fail_prompts" and isinstance(value, str):
-                    value = (value,)
-                setattr(self, name, tuple(value) if name == "fail_prompts" else value)
+                if name in ("fail_prompts", "other_models"):
+                    value = (value,) if isinstance(value, str) else tuple(value)
+                setattr(self, name, value)
 
     # --- auth ------------------------------------------------------------------------
 
@@ -183,6 +202,8 @@ class SimulatorState:
         if not hmac.compare_digest(given.lower(), expected) or nonce in self._nonces:
             raise WiroReply.error(0, msg.SIGNATURE_INVALID, status=401)
         self._nonces.add(nonce)
+        if self.forbidden:
+            raise WiroReply.error(0, msg.PERMISSION_DENIED, status=403)
 
     @_answers
     def authenticate(self, headers: Mapping[str, str]) -> Reply:
@@ -218,6 +239,8 @@ class SimulatorState:
         return size[0], size[1]
 
     def _failure(self, inputs: RunInputs) -> str | None:
+        if self.fail_before_start > 0:
+            return PRE_EXECUTION_FAILURE
         for number, image in enumerate(inputs.images, start=1):
             if image.kind == "file" and (image.size is None or
                                          image.size[0] * image.size[1] > spec.MAX_UPLOAD_PIXELS):
@@ -235,7 +258,7 @@ class SimulatorState:
             slug: str = spec.MODEL_SLUG) -> Reply:
         self.run_calls += 1
         self._authenticate(headers)
-        if slug != spec.MODEL_SLUG:
+        if slug != spec.MODEL_SLUG and slug not in self.other_models:
             raise WiroReply.error(1, msg.MODEL_NOT_FOUND)
         if self.require_sign_in:
             raise WiroReply.error(98, msg.SIGN_IN_REQUIRED)
@@ -248,9 +271,13 @@ class SimulatorState:
             raise WiroReply.error(96, msg.CONCURRENCY_LIMIT.format(balance=balance, limit=limit))
 
         width, height = self._output_size(inputs)
+        before_start = self.fail_before_start > 0
+        failure = self._failure(inputs)
+        self.fail_before_start -= before_start
         task = SimTask(id=str(next(self._ids)), uuid=str(uuid.uuid4()), token=_token(),
                        inputs=inputs, created=self.now(), pace=self.pace, width=width,
-                       height=height, fail_reason=self._failure(inputs),
+                       height=height, fail_reason=failure, fails_before_start=before_start,
+                       slug=slug, price=self._price(inputs),
                        hold_in_queue=self.hold_in_queue, hold_running=self.hold_running)
         self._tasks[task.id] = task
         if task.fail_reason is None:
@@ -262,6 +289,12 @@ class SimulatorState:
         self.tasks_created += 1
         return 200, {"errors": [], "taskid": task.id, "socketaccesstoken": task.token,
                      "result": True}
+
+    def _price(self, inputs: RunInputs) -> pricing.PixelPrice:
+        """The price list's rule for this run, as wiro.pricing reads it for an estimate."""
+        given = {**inputs.parameters,
+                 spec.INPUT_IMAGE.name: [image.url for image in inputs.images]}
+        return pricing.price_from_dynamic(self.dynamic_price, given) or pricing.BFL_PRICE
 
     # --- File/Upload ------------------------------------------------------------------
 
@@ -354,12 +387,52 @@ class SimulatorState:
 
     @_answers
     def kill(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
+        """Kill takes a task a worker has (tasks.md: any status after the queue); a queued
+        one is Cancel's, as the SDKs' live tests use them (Kill only once assigned)."""
         self._authenticate(headers)
         task, now = self._find(fields, "kill"), self.now()
-        if task.status(now).is_terminal:
-            raise WiroReply.error(1, msg.KILL_FAILED.format(reason="task is not running"))
+        if task.ended(now):
+            raise WiroReply.error(1, msg.KILL_FAILED.format(reason=msg.KILL_ENDED))
+        if task.status(now) is TaskStatus.QUEUE:
+            raise WiroReply.error(1, msg.KILL_FAILED.format(reason=msg.KILL_QUEUED))
         task.cancelled_at = now
         return self._stop_answer(task, now)
+
+    @_answers
+    def list_tasks(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
+        """Task/List as Wiro-MCP sends it (type, sort, order, start, limit, modelName): this
+        project's tasks, by id, shaped like Detail's answer."""
+        self._authenticate(headers)
+        values: dict[str, str] = {}
+        for name, value in _readable(fields):
+            if isinstance(value, str):
+                values.setdefault(name, value.strip())
+        page = {}
+        for name, default in (("start", 0), ("limit", 20)):
+            raw = values.get(name) or str(default)
+            if not raw.isdigit():
+                raise WiroReply.error(0, msg.PARAM_NOT_NUMBER.format(name=name))
+            page[name] = int(raw)
+        self.list_calls += 1
+        now, wanted = self.now(), values.get("modelName", "").lower()
+        tasks = sorted(self._tasks.values(), key=lambda t: int(t.id),
+                       reverse=values.get("order", "DESC").upper() != "ASC")
+        tasks = [t for t in tasks if wanted in t.slug.lower()]
+        shown = tasks[page["start"]:page["start"] + page["limit"]]
+        return 200, {"total": str(len(tasks)), "errors": [],
+                     "tasklist": [self._task_json(t, now) for t in shown], "result": True}
+
+    @_answers
+    def tool_detail(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
+        """Tool/Detail in the docs' shape, from wiro/spec.py, with this state's price list."""
+        self._authenticate(headers)
+        values = {n: v.strip() for n, v in _readable(fields) if isinstance(v, str)}
+        for name in ("slugowner", "slugproject"):
+            if not values.get(name):
+                raise WiroReply.error(0, msg.PARAM_REQUIRED.format(name=name))
+        if f"{values['slugowner']}/{values['slugproject']}".lower() != spec.MODEL_SLUG:
+            raise WiroReply.error(1, msg.MODEL_NOT_FOUND)
+        return 200, {"result": True, "errors": [], "tool": [tool_json(self.dynamic_price)]}
 
     # --- test controls and inspection ------------------------------------------------
 
@@ -372,14 +445,14 @@ class SimulatorState:
                 task.queue_released = now
                 return True
             if (task.hold_running and task.running_released is None
-                    and not status.is_terminal and status is not TaskStatus.QUEUE):
+                    and not task.ended(now) and status is not TaskStatus.QUEUE):
                 task.running_released = now
                 return True
             return False
 
     def _running(self) -> list[SimTask]:
         now = self.now()
-        return [t for t in self._tasks.values() if not t.status(now).is_terminal]
+        return [t for t in self._tasks.values() if not t.ended(now)]
 
     def _snapshot(self, task: SimTask, now: float) -> dict[str, Any]:
         base = self.public_base_url
@@ -419,14 +492,18 @@ class SimulatorState:
         render = self._renders.get(taskid)
         return render is None or render.done()
 
-    def next_event_time(self, taskid: str) -> float:
-        """When the task's next step is scheduled; inf once it ended or while a hold keeps it."""
+    def stream(self, taskid: str) -> tuple[list[tuple[str, Any, float]], float, bool]:
+        """For the websocket, all as of one moment: the task's events so far, when its next
+        step is due (inf once it ended or while a hold keeps it), and whether it has ended."""
         with self._lock:
             task, now = self._tasks[taskid], self.now()
-            if task.status(now).is_terminal:
-                return math.inf
+            self._materialize(task, now)
+            events = task.events(now, self.public_base_url)
+            if task.ended(now):
+                return events, math.inf, True
             done = len(task.reached(now))
-            return task.step_time(task.steps[done]) if done < len(task.steps) else math.inf
+            due = task.step_time(task.steps[done]) if done < len(task.steps) else math.inf
+            return events, due, False
 
     def task_for_token(self, token: str) -> str | None:
         """The id of the task with this socket access token, if there is one."""

@@ -25,6 +25,9 @@ CATEGORIES = json.dumps(["tool", "bfl", "text-to-image", "partner", "flux-2-pro"
 PROJECT_ID = "1001"
 MODEL_ID = "2001"
 MODEL_DESCRIPTION = "Flux 2 Pro model"
+# A task killed while it runs is charged by the second, as the seed's Kill answer shows
+# (cps 0.000585 x 6 s = totalcost 0.00351), never more than the whole run would cost.
+KILL_CPS = 0.000585
 
 # Stages: 0 = queued; 1 = a worker has it, up to the last task_output; 2 = after that.
 # hold_in_queue stretches the gap before stage 1, hold_running the gap before stage 2.
@@ -39,8 +42,13 @@ class Step:
     percentage: int | None = None  # task_output progress
 
 
-def build_steps(failing: bool) -> tuple[Step, ...]:
-    """About 5.6 s end to end at pace 1.0, in LIFECYCLE order, like the seed's timestamps."""
+def build_steps(failing: bool, before_start: bool = False) -> tuple[Step, ...]:
+    """About 5.6 s end to end at pace 1.0, in LIFECYCLE order, like the seed's timestamps.
+    `before_start`: the task fails while being prepared and ends at task_error, the status
+    Wiro records for a failure before the model runs (Wiro-MCP)."""
+    if before_start:
+        return (Step(S.QUEUE, 0.0, QUEUED), Step(S.ACCEPT, 0.4, WORKING),
+                Step(S.PREPROCESS_START, 0.6, WORKING), Step(S.ERROR, 0.9, WORKING))
     steps = [
         Step(S.QUEUE, 0.0, QUEUED),
         Step(S.ACCEPT, 0.4, WORKING),
@@ -119,6 +127,9 @@ class SimTask:
     width: int  # output size, "match the input" already resolved
     height: int
     fail_reason: str | None = None
+    fails_before_start: bool = False  # fail_reason is then a failure before the model ran
+    slug: str = spec.MODEL_SLUG
+    price: pricing.PixelPrice = pricing.BFL_PRICE  # the price list's rule when it was made
     hold_in_queue: bool = False
     hold_running: bool = False
     queue_released: float | None = None
@@ -128,12 +139,12 @@ class SimTask:
     steps: tuple[Step, ...] = ()
 
     def __post_init__(self) -> None:
-        self.steps = build_steps(self.fail_reason is not None)
+        self.steps = build_steps(self.fail_reason is not None, self.fails_before_start)
 
     # --- time line ------------------------------------------------------------------
 
-    def _first(self, stage: int) -> Step:
-        return next(s for s in self.steps if s.stage == stage)
+    def _first(self, stage: int) -> Step | None:
+        return next((s for s in self.steps if s.stage == stage), None)
 
     def _nominal(self, step: Step) -> float:
         return self.created + step.offset * self.pace
@@ -146,7 +157,7 @@ class SimTask:
             queue_delay = math.inf if released is None else max(
                 0.0, released - self._nominal(self._first(WORKING)))
         running_delay = 0.0
-        if self.hold_running:
+        if self.hold_running and self._first(FINISHING) is not None:
             released = self.running_released
             running_delay = math.inf if released is None else max(
                 0.0, released - self._nominal(self._first(FINISHING)) - queue_delay)
@@ -169,10 +180,14 @@ class SimTask:
         return done
 
     def status(self, now: float) -> TaskStatus:
+        """The status Wiro records (Detail's): the model's stderr lines, task_error and
+        task_error_full, are socket events only; Detail's task_error is the end of a task that
+        failed before the model ran (Wiro-MCP)."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
             return S.CANCEL
-        done = self.reached(now)
-        return done[-1][0].status if done else S.QUEUE
+        done = [step for step, _ in self.reached(now)
+                if self.fails_before_start or step.status not in (S.ERROR, S.ERROR_FULL)]
+        return done[-1].status if done else S.QUEUE
 
     def time_of(self, status: TaskStatus, now: float) -> float | None:
         for step, t in self.reached(now):
@@ -187,6 +202,10 @@ class SimTask:
     def succeeded(self, now: float) -> bool:
         return not self.failed and self.status(now) is S.POSTPROCESS_END
 
+    def ended(self, now: float) -> bool:
+        status = self.status(now)
+        return status.is_terminal or (self.fails_before_start and status is S.ERROR)
+
     # --- money ---------------------------------------------------------------------------
 
     def input_sizes(self) -> list[tuple[int, int]]:
@@ -195,8 +214,19 @@ class SimTask:
         return [image.size or fallback for image in self.inputs.images]
 
     def cost(self) -> float:
+        """What a whole run costs under the price list (the Tool/Detail the simulator serves)."""
         return pricing.estimate_cost(self.width, self.height,
-                                     pricing.input_megapixels(self.input_sizes()))
+                                     pricing.input_megapixels(self.input_sizes()), self.price)
+
+    def charge(self, now: float, elapsed: float) -> tuple[float, float]:
+        """(totalcost, cps) now: a finished image costs the whole run; a task killed while
+        the model ran, KILL_CPS per second it ran; anything else, nothing."""
+        if self.succeeded(now):
+            cost = self.cost()
+            return cost, (cost / elapsed if elapsed else 0.0)
+        if self.status(now) is S.CANCEL and self.time_of(S.START, now) is not None:
+            return min(self.cost(), KILL_CPS * elapsed), KILL_CPS
+        return 0.0, 0.0
 
     # --- what Wiro shows -----------------------------------------------------------------
 
@@ -212,7 +242,7 @@ class SimTask:
             message: Any = None
             if step.percentage is not None:
                 message = _progress_message(step.percentage, t - (started or t))
-            elif step.status is S.ERROR:
+            elif step.status is S.ERROR:  # the model's stderr, or the failure before it ran
                 message = self.fail_reason
             elif step.status is S.OUTPUT_FULL:
                 message = {"raw": self.log(now)}
@@ -244,10 +274,11 @@ class SimTask:
         start, end = at.get(S.START), at.get(S.END)
         stop = end if end is not None else (self.cancelled_at or now)
         elapsed = max(0.0, stop - start) if start is not None else 0.0
-        finished = self.succeeded(now)
-        cost = self.cost() if finished else 0.0
+        cost, cps = self.charge(now, elapsed)
         outputs = self.outputs_json(now, base_url)
-        pexit = "1" if self.failed and end is not None else "0"
+        # No exit code until the model process has exited (Wiro-MCP's fixtures: "").
+        pexit = "" if end is None else "1" if self.failed else "0"
+        owner, _, project = self.slug.partition("/")
         return {
             "id": self.id,
             "uuid": self.uuid,
@@ -260,7 +291,7 @@ class SimTask:
             "endtime": _stamp(end),
             "elapsedseconds": f"{elapsed:.4f}",
             "status": status.value,
-            "cps": f"{cost / elapsed:.12f}" if cost and elapsed else "0",
+            "cps": f"{cps:.12f}" if cps else "0",
             "totalcost": f"{cost:.12f}" if cost else "0",
             "guestid": None,
             "projectid": PROJECT_ID,
@@ -283,8 +314,8 @@ class SimTask:
             "pexit": pexit,
             "categories": CATEGORIES,
             "modeldescription": MODEL_DESCRIPTION,
-            "modelslugowner": spec.MODEL_OWNER,
-            "modelslugproject": spec.MODEL_PROJECT,
+            "modelslugowner": owner,
+            "modelslugproject": project,
             "outputs": outputs,
             "size": str(sum(int(o["size"]) for o in outputs)),
         }
