@@ -288,6 +288,23 @@ def test_an_inspiration_click_confirms_where_the_presenter_looks(page, app_sim):
     assert status.get_attribute("data-kind") == "idle" and app_sim.run_calls == runs_before
 
 
+def test_generate_during_side_by_side_names_the_stop_that_works(page, app_sim, live_app):
+    app_sim.configure(hold_running=True)
+    clear_refs(page)
+    page.get_by_text("Side by side: the same inputs with 2–4 seeds", exact=True).click()
+    page.locator("#sbs-confirm input[type=checkbox]").check()
+    page.click("#sbs-run")
+    expect(page.locator("#sbs-stop-1")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#sbs-run")).to_be_disabled()  # no second batch from the same click
+    page.click("#generate")
+    shown = wait_for_status(page, kind="refused")
+    assert "under each seed" in shown["text"]
+    expect(page.locator("#stop")).to_be_disabled()  # not the main Stop: it says which
+    for task in app_sim.running_tasks():
+        app_sim.release(task["id"])
+    expect(page.locator("#sbs-run")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
+
+
 # --- kept results ------------------------------------------------------------------------
 
 def test_kept_results_are_cards_and_delete_asks_first(tabs, app_sim, live_app):
