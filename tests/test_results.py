@@ -291,3 +291,8 @@ def test_a_transparent_reference_keeps_its_transparency_and_thumbnails_come_on_d
     assert store.file(kept, kept.references[1]["file"]).read_text() == "hello"
     store.flush()
     assert len(list((store.root / kept.id / "refs").glob("1-thumb*"))) == 1
+
+
+def test_a_count_of_results_reads_right():
+    assert result_views.results_count(1) == "1 result"
+    assert result_views.results_count(2) == "2 results"
