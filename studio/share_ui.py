@@ -173,9 +173,10 @@ class KeepShare:
                         result.references)), form.randomize: False, self.note: text,
                     **(restored(values, text) if restored else {})}
 
+        # No spinner over the inputs while the page opens: nothing to wait for there.
         demo.load(on_load, [self.browser],
                   [self.browser, self.picker, self.shown, *restore_outputs, *extra, self.note,
-                   self.panel], **PRIVATE)
+                   self.panel], show_progress="hidden", **PRIVATE)
         self.panel.expand(opened, [self.browser], [self.picker, self.shown], **PRIVATE)
         self.panel.collapse(lambda: False, None, [self.shown], **PRIVATE)
         for event in run_events:  # a finished run is the newest kept result

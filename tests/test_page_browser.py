@@ -405,3 +405,22 @@ def test_the_simulators_prices_say_no_charge_on_the_page(page, app_sim):
     for selector in ("#cost-estimate", "#cost-compare", "#sbs-confirm", "#sbs-cost"):
         assert "paid" not in page.locator(selector).inner_text()
         assert "charged $" not in page.locator(selector).inner_text()
+
+
+def test_nothing_shifts_as_the_page_builds(browser, live_app, app_sim):
+    """Gradio mounts components one by one; the page shows once it is built, in one piece."""
+    ctx = browser.new_context(viewport={"width": 412, "height": 823}, is_mobile=True)
+    ctx.route("**/*", _loopback_only)
+    ctx.add_init_script("""window.__shifts = [];
+      new PerformanceObserver((list) => { for (const e of list.getEntries())
+        if (!e.hadRecentInput) window.__shifts.push(e.value); })
+        .observe({type: 'layout-shift', buffered: true});""")
+    try:
+        page = ctx.new_page()
+        page.goto(live_app.url, wait_until="load")
+        page.wait_for_selector("#run-status-box .run-status[data-kind=idle]")
+        page.wait_for_function("() => document.documentElement.classList.contains('page-ready')")
+        page.wait_for_timeout(1000)
+        assert sum(page.evaluate("() => window.__shifts")) <= 0.02
+    finally:
+        ctx.close()

@@ -76,8 +76,33 @@ new MutationObserver(refit).observe(document.documentElement,
 addEventListener('resize', refit);
 """
 
-HEAD = """<script>
-""" + A11Y_JS + FIT_JS + """
+# Gradio mounts each component as its code arrives, so the page grows piece by piece and
+# everything below the header jumps several times. The body of the page stays invisible (its
+# room is kept) until its controls are there and the page has been still for a moment; then
+# it shows at once. A few seconds at most, whatever happens. (Gradio's own loading sign would
+# drift down the growing page meanwhile: it is hidden too; the header shows.)
+READY_JS = """
+const showPage = () => {
+  document.documentElement.classList.add('page-ready');
+  building.disconnect();
+};
+const PARTS = ['#prompt textarea', '#generate', '#run-status-box .run-status',
+               '#cost-estimate .cost-estimate', '#width input', '#ratio input',
+               '#inspirations tbody tr', '#history .hist-empty, #history .hist-grid'];
+let still;
+const building = new MutationObserver(() => {
+  clearTimeout(still);
+  still = setTimeout(() => {
+    if (PARTS.every((part) => document.querySelector(part))) showPage();
+  }, 150);
+});
+building.observe(document.documentElement, {childList: true, subtree: true});
+setTimeout(showPage, 4000);
+"""
+
+HEAD = """<style>html:not(.page-ready) :is(#main, #main ~ *, footer,
+  .gradio-container > .main > .wrap.full) { visibility: hidden; }</style><script>
+""" + READY_JS + A11Y_JS + FIT_JS + """
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
   if (!event.target.closest || !event.target.closest('#prompt')) return;
