@@ -80,7 +80,7 @@ addEventListener('resize', refit);
 # everything below the header jumps several times. The body of the page stays invisible (its
 # room is kept) until its controls are there and the page has been still for a moment; then
 # it shows at once. A few seconds at most, whatever happens. (Gradio's own loading sign would
-# drift down the growing page meanwhile: it is hidden too; the header shows.)
+# drift down the growing page meanwhile: it is left out; the header shows.)
 READY_JS = """
 const showPage = () => {
   document.documentElement.classList.add('page-ready');
@@ -100,8 +100,9 @@ building.observe(document.documentElement, {childList: true, subtree: true});
 setTimeout(showPage, 4000);
 """
 
-HEAD = """<style>html:not(.page-ready) :is(#main, #main ~ *, footer,
-  .gradio-container > .main > .wrap.full) { visibility: hidden; }</style><script>
+HEAD = """<style>html:not(.page-ready) :is(#main, #main ~ *, footer) { visibility: hidden; }
+html:not(.page-ready) .gradio-container > .main > .wrap.full { display: none !important; }
+</style><script>
 """ + READY_JS + A11Y_JS + FIT_JS + """
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
