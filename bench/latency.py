@@ -6,8 +6,9 @@ thread pool, each after a small random delay so they do not all move in step) fo
 
   (a)  naive:       Task/Detail every 3 s until a terminal status, the loop the docs suggest
                     for simple integrations;
-  (b0) main's poll: main's wiro.live.follow without the socket (0.1 s growing x1.5 to 2 s,
-                    back to 0.1 s at every new status), run from `git archive main wiro` in a
+  (b0) before:      the earlier wiro.live.follow without the socket (0.1 s growing x1.5 to
+                    2 s, back to 0.1 s at every new status), run from `git archive BEFORE
+                    wiro` (--before, default the last commit before the SDKs' pace) in a
                     child process against its own simulator, with the same tasks and pace;
   (b)  polling:     this tree's follow without the socket: Detail every WIRO_POLL_INTERVAL
                     (2 s) once a worker has the task, the SDKs' pace;
@@ -48,6 +49,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAIVE_INTERVAL = 3.0
 START_JITTER = 0.5  # seconds; spreads the tasks' start times
 SLACK = 0.5  # seconds a polled result may come after one interval (requests, a busy CPU)
+# main before the request policy and the SDKs' polling pace came in (its 0.1 s loop).
+BEFORE = "837614c"
 INPUTS = {"prompt": "a lighthouse on a cliff at dusk", "width": 256, "height": 256,
           "outputFormat": "jpeg"}
 GOAL_MEDIAN_MS, GOAL_P95_MS, GOAL_RATIO, GOAL_REQUESTS = 50.0, 150.0, 10.0, 2.0
@@ -76,7 +79,7 @@ MODES: list[tuple[str, Callable[[WiroClient, TaskHandle], Task]]] = [
     ("(b) fallback polling", polling),
     ("(c) websocket", websocket),
 ]
-MAIN_POLLING = "(b0) main's polling"
+BEFORE_POLLING = "(b0) polling before"
 
 
 def one_task(client: WiroClient, state: SimulatorState,
@@ -111,13 +114,13 @@ def measure(modes: list[tuple[str, Callable[[WiroClient, TaskHandle], Task]]],
     return results
 
 
-def main_polling(args: argparse.Namespace) -> tuple[list[float], list[int]] | None:
-    """Mode (b) with main's wiro/: this script, run from a copy of main's package."""
+def polling_before(args: argparse.Namespace) -> tuple[list[float], list[int]] | None:
+    """Mode (b) with the earlier wiro/: this script, run from a copy of that package."""
     try:
-        archive = subprocess.run(["git", "-C", ROOT, "archive", "main", "wiro"],
+        archive = subprocess.run(["git", "-C", ROOT, "archive", args.before, "wiro"],
                                  capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"main's polling not measured: {exc}", file=sys.stderr)
+        print(f"polling before not measured: {exc}", file=sys.stderr)
         return None
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -128,7 +131,7 @@ def main_polling(args: argparse.Namespace) -> tuple[list[float], list[int]] | No
                                 str(args.tasks), "--workers", str(args.workers), "--pace",
                                 str(args.pace)], capture_output=True, text=True, cwd=tmp)
     if child.returncode:
-        print(f"main's polling failed:\n{child.stderr}", file=sys.stderr)
+        print(f"polling before failed:\n{child.stderr}", file=sys.stderr)
         return None
     data = json.loads(child.stdout.strip().splitlines()[-1])
     return data["latencies"], data["requests"]
@@ -139,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=30)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument("--pace", type=float, default=0.25)
+    parser.add_argument("--before", default=BEFORE, help="git revision for mode (b0)")
     parser.add_argument("--polling-only", action="store_true",
-                        help="measure mode (b) only and print it as JSON (for main's run)")
+                        help="measure mode (b) only and print it as JSON (for mode b0)")
     args = parser.parse_args(argv)
     if args.polling_only:
         latencies, requests = measure([MODES[1]], args)[MODES[1][0]]
@@ -149,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.monotonic()
     results = {}
-    before = main_polling(args)
+    before = polling_before(args)
     if before is not None:
-        results[MAIN_POLLING] = before
+        results[BEFORE_POLLING] = before
     results.update(measure(MODES, args))
     took = time.monotonic() - began
 
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     base_median = statistics.median(results[MODES[0][0]][0])
     base_p95 = percentile(results[MODES[0][0]][0], 0.95)
-    for name in [MODES[0][0], MAIN_POLLING, *[n for n, _ in MODES[1:]]]:
+    for name in [MODES[0][0], BEFORE_POLLING, *[n for n, _ in MODES[1:]]]:
         if name not in results:
             continue
         latencies, requests = results[name]
@@ -177,15 +181,16 @@ def main(argv: list[str] | None = None) -> int:
 
     polled, polled_requests = results[MODES[1][0]]
     details_now = statistics.mean(polled_requests) - 1  # Run is not a Detail
-    details_before = statistics.mean(results[MAIN_POLLING][1]) - 1 \
-        if MAIN_POLLING in results else float("nan")
-    print(f"\nDetail calls per polled task: main {details_before:.1f} -> now {details_now:.1f}")
+    details_before = statistics.mean(results[BEFORE_POLLING][1]) - 1 \
+        if BEFORE_POLLING in results else float("nan")
+    print(f"\nDetail calls per polled task: before ({args.before}) {details_before:.1f} -> "
+          f"now {details_now:.1f}")
     latencies, requests = results[MODES[2][0]]
     median, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     goals = [
         (f"polling: a finished task's result within one interval ({interval:g} s, "
          f"+{SLACK:g} s slack)", max(polled) <= (interval + SLACK) * 1000),
-        ("polling: fewer Detail calls per task than main's", details_now < details_before),
+        ("polling: fewer Detail calls per task than before", details_now < details_before),
         (f"websocket median <= {GOAL_MEDIAN_MS:g} ms", median <= GOAL_MEDIAN_MS),
         (f"websocket p95 <= {GOAL_P95_MS:g} ms", p95 <= GOAL_P95_MS),
         (f"websocket >= {GOAL_RATIO:g}x better than (a) (median)",

@@ -21,6 +21,7 @@ class ActiveRuns:
     """The remote tasks each browser session has running, so they can be stopped from outside
     the run's own generator (the Stop button, a closed tab, the server shutting down)."""
 
+    simulated: bool = False  # the simulator's tasks: their costs are not charges
     _runs: dict[str, dict[str, WiroClient]] = field(default_factory=dict)
     # Which task each side-by-side slot of a session is running (for that slot's Stop).
     _slots: dict[str, dict[int, str]] = field(default_factory=dict)
@@ -85,7 +86,7 @@ class ActiveRuns:
         """Stop tasks already taken out of _runs (and marked in _stopped), noting the outcome."""
         lines = []
         for taskid, client in tasks.items():
-            line = stop_task(client, taskid)
+            line = stop_task(client, taskid, self.simulated)
             with self._changed:
                 if taskid in self._stopped:  # else its run has ended and will not ask
                     self._stopped[taskid] = line
@@ -99,6 +100,11 @@ class ActiveRuns:
         with self._changed:
             self._changed.wait_for(lambda: self._stopped.get(taskid, "") is not None, timeout)
             return self._stopped.get(taskid)
+
+    def task_ids(self) -> list[str]:
+        """Every task a run of this process is following now."""
+        with self._lock:
+            return list(self._following)
 
     def count(self, session: str | None = None) -> int:
         with self._lock:
@@ -138,18 +144,30 @@ class ActiveRuns:
         return [line for s in sessions for line in self.stop(s)]
 
 
-def stop_line(outcome: StopOutcome) -> str:
+def charge_words(usd: float | None, simulated: bool = False) -> str:
+    """What Wiro says a stopped task cost, as a sentence ("" when it did not say)."""
+    if usd is None:
+        return ""
+    if simulated:
+        return " Simulated — no charge."
+    return f" Wiro charged ${usd:.4f}." if usd > 0 else " No charge."
+
+
+def stop_line(outcome: StopOutcome, simulated: bool = False) -> str:
     """What stopping a task did, in the words the page shows."""
     taskid, before = outcome.taskid, outcome.before
+    charged = charge_words(outcome.charged_usd, simulated)
     if outcome.action == "cancelled" and before in (None, TaskStatus.QUEUE):
-        return f"Task {taskid} was cancelled while queued; nothing was charged."
+        return f"Task {taskid} was cancelled while queued;" + (
+            charged.lower() or " nothing was charged.")
     if outcome.action in ("cancelled", "killed"):
-        return f"Task {taskid} was killed" + (f" while {before.phase}." if before else ".")
+        return (f"Task {taskid} was killed" + (f" while {before.phase}." if before else ".")
+                + charged)
     if outcome.action == "already_ended":
         return f"Task {taskid} had already finished."
     return (f"Task {taskid} could not be stopped ({outcome.error or 'no answer'}); it may still "
             "be running and may still be charged — check your Wiro dashboard.")
 
 
-def stop_task(client: WiroClient, taskid: str) -> str:
-    return stop_line(client.stop(taskid))
+def stop_task(client: WiroClient, taskid: str, simulated: bool = False) -> str:
+    return stop_line(client.stop(taskid), simulated)

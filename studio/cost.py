@@ -17,6 +17,8 @@ from typing import Any, Mapping
 
 from wiro import pricing, spec, uploads
 
+from .prices import PRICES
+
 # What a URL reference is taken to measure (wiro/simulator/task.py bills it so too).
 ASSUMED_URL_SIZE = (spec.WIDTH.default, spec.HEIGHT.default)
 UNKNOWN_OUTPUT = ASSUMED_URL_SIZE
@@ -83,7 +85,8 @@ def estimate(values: Mapping[str, Any]) -> Estimate | None:
     counted = [s or ASSUMED_URL_SIZE for s, i in zip(sizes, images) if s or uploads.is_url(i)]
     input_mp = pricing.input_megapixels(counted)
     return Estimate(
-        usd=pricing.estimate_cost(width, height, input_mp),
+        usd=pricing.estimate_from_dynamic_price(PRICES.entries, width, height, input_mp,
+                                                {**values, spec.INPUT_IMAGE.name: images}),
         output_size=(width, height), output_known=known, counted=len(counted),
         input_mp=input_mp, urls=sum(1 for i in images if uploads.is_url(i)))
 

@@ -11,7 +11,7 @@ read again before an upgrade lands.
 3. Gradio's MCP server: a list of files works as a tool argument, an endpoint with two
    outputs answers with an image and a text, and each caller is vouched for on the loopback
    call Gradio makes back into the app (studio/visitors.py counts them).
-4. Components: a number box hands over what was typed (`raw_number`), and an API
+4. Components: a number or text box hands over what was sent (`as_sent`), and an API
    parameter carries the spec's description (`describe_parameter`).
 5. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
    the config in the page leaves out each component's API schema, which only API clients
@@ -161,11 +161,12 @@ def _replace_mcp_server() -> None:
 
 # --- 4. components -------------------------------------------------------------------------
 
-def raw_number(box: gr.Number) -> gr.Number:
-    """A number box that hands over exactly what it was given: Gradio's own preprocessing
-    would round 1024.5 to 1024 without a word, or fail on "abc"; wiro.validation names the
-    field and says what to change instead. (An instance override, not a subclass: Gradio
-    writes a .pyi stub beside every subclass.)"""
+def as_sent(box: Any) -> Any:
+    """A number or text box that hands over exactly what it was sent: Gradio's own
+    preprocessing would round 1024.5 to 1024 without a word, fail on "abc", or turn a prompt
+    of 123 or ["a"] into text that is then billed; wiro.validation names the field and says
+    what to change instead. (An instance override, not a subclass: Gradio writes a .pyi stub
+    beside every subclass.)"""
     box.preprocess = lambda payload: payload  # type: ignore[method-assign]
     return box
 

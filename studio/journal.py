@@ -37,6 +37,8 @@ CREATE INDEX IF NOT EXISTS task_journal_state ON task_journal (state);
 """
 
 RUNNING = "running"
+# A lost Run's task was created within this long of the Run going out (its answer's wait).
+LOST_RUN_SECONDS = 120.0
 # A Run on its way: Wiro has not named the task yet (the row's taskid is a placeholder).
 SENDING = "sending"
 # A row ends as what its run did: done, failed or cancelled on Wiro, stopped by this app, or
@@ -93,6 +95,11 @@ class Journal:
             "UPDATE task_journal SET state = ?, cost_usd = COALESCE(?, cost_usd), note = ?,"
             " updated = ? WHERE taskid = ?", (state, cost_usd, note[:500], time.time(), taskid))
 
+    def task_ids(self) -> set[str]:
+        """Every task this app has started (others' are never adopted as a lost Run's)."""
+        return {row["taskid"] for row in self.db.query(
+            "SELECT taskid FROM task_journal WHERE state != ?", (SENDING,))}
+
     def running(self) -> list[JournalEntry]:
         rows = self.db.query(
             "SELECT taskid, token, key_kind, base_url, started, state, cost_usd FROM task_journal"
@@ -111,10 +118,10 @@ class Journal:
         `client` is the owner's client (None when there is no owner key, e.g. bring-your-own
         -key or the built-in simulator, whose tasks died with the old process)."""
         lines = []
-        for row in self.db.query("SELECT taskid FROM task_journal WHERE state = ?", (SENDING,)):
-            line = ("A Run was on its way to Wiro when the app stopped; Wiro may have started "
-                    "(and charged) a task it never named — check your Wiro dashboard.")
-            self.ended(row["taskid"], "reported", note=line)
+        for row in self.db.query("SELECT taskid, key_kind, base_url, started FROM task_journal"
+                                 " WHERE state = ?", (SENDING,)):
+            line = self._look_for_lost(row, client if row["key_kind"] == "owner" and
+                                       row["base_url"] == base_url else None)
             log.warning("startup recovery: %s", line)
             lines.append(line)
         for entry in self.running():
@@ -132,6 +139,31 @@ class Journal:
             log.warning("startup recovery: %s", line)
             lines.append(line)
         return lines
+
+    def _look_for_lost(self, row: Any, client: Any | None) -> str:
+        """A Run that never named its task (the app stopped, or its answer was lost): look
+        for the task in Task/List with the owner's key, and stop it (nobody waits for it)."""
+        reason = "its key is not the owner's, or it went to another Wiro"
+        if client is not None:
+            search = client.search_lost_task(
+                row["started"], until=row["started"] + LOST_RUN_SECONDS, exclude=self.task_ids())
+            if search.task is not None:
+                outcome = client.stop(search.task.id)
+                done = {"already_ended": "had finished", "unconfirmed": "could not be stopped"}
+                line = (f"A Run whose answer never came: Task/List found task {search.task.id}, "
+                        f"which {done.get(outcome.action, 'was ' + outcome.action)}"
+                        + (f" (charged ${outcome.charged_usd:.4f})" if outcome.charged_usd
+                           else "") + ".")
+                # Its estimate stays on the ledger (the row never learned its task id).
+                self.ended(row["taskid"], "stopped" if outcome.confirmed else "reported",
+                           outcome.charged_usd, line)
+                return line
+            reason = search.reason
+        line = ("A Run was on its way to Wiro when its answer was lost or the app stopped; "
+                f"Wiro may have started (and charged) a task it never named ({reason}) — "
+                "check your Wiro dashboard.")
+        self.ended(row["taskid"], "reported", note=line)
+        return line
 
     def _settle(self, client: Any, entry: JournalEntry) -> str:
         outcome = client.stop(entry.taskid)

@@ -20,6 +20,7 @@ from .backend import start_backend
 from .config import Config
 from .guards import Guard
 from .outputs import OutputStore
+from .prices import PRICES
 from .record import RunRecord
 from .run import Runner, RunUpdate
 from .visitors import Visitors
@@ -32,12 +33,16 @@ class DemoPage:
         self.config = config
         self.byok = config.bring_your_own_key
         self.backend = start_backend(config)
-        self.active_runs = ActiveRuns()
+        self.active_runs = ActiveRuns(simulated=self.backend.is_simulator)
         self.outputs = OutputStore()
         self.guard = Guard.persistent(config)  # ledger in APP_DATA_DIR
         self.visitors = Visitors(config)  # who the caps count
         self.runner = Runner(self.backend, self.active_runs, self.outputs)
         results.open_store(config)
+        # Wiro's price list for estimates (the owner's key, or the simulator's; not a
+        # visitor's: in bring-your-own-key mode the kept copy or BFL's rates).
+        owner = None if self.byok else self.backend.client()
+        PRICES.keep_fresh(owner, config.data_dir)
 
     def run(self, session: str, values: dict[str, Any], request: Any, *,
             seeds: list[int] | None = None, randomize: bool = False,

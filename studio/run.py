@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from wiro import Task, WiroClient, WiroError
+from wiro import Task, TaskHandle, WiroClient, WiroError
 from wiro.errors import (
     AmbiguousStartError, DownloadError, RateLimitedError, RunMaybeStartedError,
     TaskDeadlineError, TaskFailedError, TaskStalledError,
@@ -42,6 +42,8 @@ from .status import RunStatus
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
+# A lost Run's task is looked for twice, this far apart at most (the poll interval).
+LOST_LOOK_AGAIN_SECONDS = 2.0
 # How long closing a batch waits for its runs to stop their tasks.
 JOIN_SECONDS = 20.0
 
@@ -127,18 +129,19 @@ class Runner:
             placeholder = safely("a Run on its way", journal.sending, key_kind,
                                  client.base_url) if journal else None
             self.registry.starting(session)
+            sent_at, found = time.time(), ""
             try:
                 handle = client.run(job.request)
+            except RunMaybeStartedError as exc:  # never sent again: looked for instead
+                handle, found = self._find_lost(client, job, sent_at)
+                if handle is None:  # the journal row stays: a restart looks again
+                    yield RunUpdate(RunStatus("error", _start_failure(exc),
+                                              f"{exc}\n{found}"), seed, finished=True)
+                    return
             except WiroError as exc:
-                maybe = isinstance(exc, RunMaybeStartedError)
-                if not maybe:
-                    job.ticket.not_sent()
+                job.ticket.not_sent()
                 if journal and placeholder:
-                    if maybe:
-                        safely("a Run that may have started", journal.ended, placeholder,
-                               "reported", note=str(exc))
-                    else:
-                        safely("a refused Run", journal.not_started, placeholder)
+                    safely("a refused Run", journal.not_started, placeholder)
                 yield RunUpdate(RunStatus("error", _start_failure(exc), str(exc)), seed,
                                 finished=True)
                 return
@@ -151,17 +154,17 @@ class Runner:
                        client.base_url, placeholder)
             job.ticket.sending(handle.id)
             try:
-                task = yield from self._follow(client, handle, seed, began)
+                task = yield from self._follow(client, handle, seed, began, found)
             except (TaskStalledError, TaskDeadlineError) as exc:
                 stopped = exc.stopped  # the follower has already tried to stop it
-                ended = stopped.confirmed
-                charge = stopped.task.total_cost if stopped.task else None
+                ended, charge = stopped.confirmed, stopped.charged_usd
                 if not (stopped.action == "already_ended" and stopped.task is not None):
                     title = ("The run took too long." if isinstance(exc, TaskDeadlineError)
                              else "The run failed.")
                     said = exc.task.status_text if getattr(exc, "task", None) else ""
-                    yield RunUpdate(RunStatus("error", title, f"{exc}\n{stop_line(stopped)}",
-                                              wiro_status=said), seed, True, handle.id)
+                    yield RunUpdate(RunStatus(
+                        "error", title, f"{exc}\n{stop_line(stopped, self.backend.is_simulator)}",
+                        wiro_status=said), seed, True, handle.id)
                     return
                 task = stopped.task  # it ended after all: deliver what it made
             except WiroError as exc:
@@ -172,7 +175,7 @@ class Runner:
                 return  # the follower was stopped: the finally stops the task
             ended, charge = True, task.total_cost
             outcome = "cancelled" if task.cancelled else "done" if task.deliverable else "failed"
-            yield self._finish(session, client, task, job, time.monotonic() - began)
+            yield self._finish(session, client, task, job, time.monotonic() - began, found)
         finally:
             try:
                 if handle is not None:
@@ -180,14 +183,34 @@ class Runner:
                     if not ended:  # a closed tab, an error, anything: nobody will see it
                         stopped = client.stop(handle.id)
                         ended = stopped.confirmed
-                        if stopped.task is not None:
-                            charge = stopped.task.total_cost
+                        charge = stopped.charged_usd if stopped.charged_usd is not None \
+                            else charge
             finally:
                 job.ticket.release(charge)  # the slot first, then Wiro's charge on the ledger
             if journal and handle is not None and ended:  # unconfirmed: retried at next start
                 safely("the end of a task", journal.ended, handle.id, outcome, charge)
 
-    def _follow(self, client: WiroClient, handle: Any, seed: int, began: float):
+    def _find_lost(self, client: WiroClient, job: Job, sent_at: float
+                   ) -> tuple[TaskHandle | None, str]:
+        """Run's answer was lost: look for the task it may have made (Task/List), never a
+        second Run. Tasks this app already knows of are other runs', never adopted."""
+        journal = self.backend.journal
+        known = set(self.registry.task_ids())
+        if journal:
+            known |= safely("the journal's tasks", journal.task_ids) or set()
+        search = client.search_lost_task(sent_at, request=job.request, exclude=known)
+        if search.task is None:  # Wiro may list a task a moment after making it
+            time.sleep(min(client.poll_interval, LOST_LOOK_AGAIN_SECONDS))
+            search = client.search_lost_task(sent_at, request=job.request, exclude=known)
+        if search.task is None:
+            return None, f"Looked for it with Task/List: {search.reason}."
+        task = search.task
+        return (TaskHandle(client, task.id, task.token),
+                f"Wiro's answer to Run was lost; Task/List showed task {task.id}, made as "
+                "the Run went out, and this page followed it (the Run was not sent again).")
+
+    def _follow(self, client: WiroClient, handle: Any, seed: int, began: float,
+                found: str = ""):
         """Progress updates while the task runs; returns the finished Task (None if the
         follower was stopped first). The follower's failures are raised here."""
         follower = FollowThread(client, handle).start()
@@ -199,15 +222,15 @@ class Runner:
                     return latest.task
                 status = latest.status if latest else TaskStatus.QUEUE
                 yield RunUpdate(RunStatus(
-                    "running", status_title(handle.id, latest), fraction=progress_fraction(latest),
-                    wiro_status=status.value, elapsed=time.monotonic() - began), seed,
-                    taskid=handle.id)
+                    "running", status_title(handle.id, latest), found,
+                    fraction=progress_fraction(latest), wiro_status=status.value,
+                    elapsed=time.monotonic() - began), seed, taskid=handle.id)
             return latest.task if latest is not None and latest.is_terminal else None
         finally:
             follower.stop()
 
     def _finish(self, session: str, client: WiroClient, task: Task, job: Job,
-                wall: float) -> RunUpdate:
+                wall: float, found: str = "") -> RunUpdate:
         seed, said = job.seed, task.status_text
         if task.cancelled:  # the same words as the Stop button's answer, when it was that
             line = self.registry.stop_outcome(task.id)
@@ -257,7 +280,7 @@ class Runner:
             simulated=self.backend.is_simulator, wiro_seconds=task.elapsed_seconds,
             total_seconds=round(wall, 2))
         summary = (f"Task {task.id} · seed {seed} · {width}×{height} {fmt.upper()} · "
-                   f"{wall:.1f} s · {price}")
+                   f"{wall:.1f} s · {price}" + (f"\n{found}" if found else ""))
         return RunUpdate(RunStatus("done", "Done.", summary, fraction=1.0, wiro_status=said),
                          seed, True, task.id, record)
 

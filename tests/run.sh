@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test. On a fresh machine it first installs what the tests need:
+# Runs the linter and every test. On a fresh machine it first installs what they need:
 # the Python packages, Debian's Chromium for the browser tests, and curl and openssl, which
 # run the docs' signing recipe and the page's curl snippet. A missing one fails the run.
 set -euo pipefail
@@ -14,4 +14,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 export GRADIO_ANALYTICS_ENABLED=False
-exec python -m pytest tests "$@"
+# The linter first (pyproject.toml holds its configuration); its findings fail the run too,
+# after the tests have had their say.
+lint=0
+python -m ruff check . || lint=$?
+tests=0
+python -m pytest tests "$@" || tests=$?
+[ "$lint" -ne 0 ] && echo "ruff check found problems (see above)" >&2
+[ "$tests" -ne 0 ] && exit "$tests"
+exit "$lint"

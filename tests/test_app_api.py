@@ -124,3 +124,12 @@ def test_a_prompt_only_call_needs_no_input_image(client, app_sim, live_app):
         assert image.size == (256, 256)
     task = live_app.task(details["task_id"])
     assert task["inputs"] == [] and task["prompt"] == "A paper boat on a pond"
+
+
+@pytest.mark.parametrize("prompt", [123, ["a"], {"text": "a cat"}])
+def test_a_prompt_that_is_not_text_is_refused_by_name_and_never_run(client, app_sim, prompt):
+    runs = app_sim.run_calls
+    with pytest.raises(Exception) as refused:
+        client.predict(*seed_defaults(prompt=prompt), api_name="/generate")
+    assert "Prompt must be text" in str(refused.value)
+    assert app_sim.run_calls == runs

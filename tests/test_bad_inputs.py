@@ -3,7 +3,6 @@ run function; nothing the user entered is touched. (The API path: test_app_api_g
 from __future__ import annotations
 
 import copy
-import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -31,8 +30,6 @@ def run_page(backend, values, tmp_path):
 
 
 def _text(update) -> str:
-    import html
-    import re
     return update.status.text()
 
 
@@ -70,7 +67,8 @@ numbers = st.one_of(st.integers(min_value=-10**12, max_value=10**12),
                     st.text(max_size=8), st.none(), st.booleans())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(width=numbers, height=numbers, safety=numbers, seed=numbers)
 def test_fuzzed_numbers_either_run_in_range_or_are_refused_by_label(live_backend, sim_state,
                                                                      tmp_path, width, height,

@@ -94,7 +94,7 @@ def test_each_run_error_code_reaches_the_user_in_plain_words(backend, sim_state,
     assert sim_state.running_tasks() == []
 
 
-@pytest.mark.parametrize("kind", ["lost_response", "reset", "http500"])
+@pytest.mark.parametrize("kind", ["reset", "http500"])
 def test_an_ambiguous_run_failure_is_never_resent_and_the_user_is_told(backend, sim_state,
                                                                        tmp_path, kind):
     sim_state.inject_fault("run", kind)
@@ -102,7 +102,38 @@ def test_an_ambiguous_run_failure_is_never_resent_and_the_user_is_told(backend, 
     message = text(last)
     assert "may have started" in message, message
     assert "not re-sent" in message
-    assert sim_state.run_calls == 1
+    assert "Task/List" in message and "no task" in message  # looked, found none
+    assert sim_state.run_calls == 1 and sim_state.tasks_created == 0
+
+
+@pytest.mark.parametrize("kind", ["lost_response", "lost_after_create"])
+def test_a_run_whose_answer_was_lost_is_found_and_followed_to_its_image(
+        sim, sim_state, tmp_path, kind):
+    sim_state.fault_timeout_seconds = 0.3
+    sim_state.inject_fault("run", kind)
+    backend = make_backend(sim, request_timeout=1.0)
+    guard = Guard(UNCAPPED)
+    last = run_page(backend, tmp_path, guard=guard)[-1]
+    (task,) = sim_state.tasks()
+    assert last.record is not None and last.record.task_id == task["id"], text(last)
+    assert "Task/List showed task " + task["id"] in text(last)
+    assert sim_state.run_calls == 1  # found, never sent again
+    [row] = ledger_rows(guard)
+    assert row["state"] == "charged" and row["task_id"] == task["id"]
+
+
+def test_a_lost_runs_task_is_stopped_when_the_caller_has_gone(sim, sim_state, tmp_path):
+    sim_state.hold_running = True
+    sim_state.fault_timeout_seconds = 0.3
+    sim_state.inject_fault("run", "lost_after_create")
+    backend = make_backend(sim, request_timeout=1.0)
+    [job] = admit(text_to_image())
+    run = Runner(backend, ActiveRuns(), OutputStore(tmp_path)).run("s1", job)
+    for update in run:
+        if update.taskid:  # adopted: it is being followed
+            break
+    run.close()  # the tab closed
+    assert final_status(sim_state) == "task_cancel" and sim_state.run_calls == 1
 
 
 def test_a_failed_task_says_so_and_is_not_charged(backend, sim_state, tmp_path):
@@ -316,3 +347,51 @@ def test_shutting_down_waits_for_a_run_on_its_way_and_stops_its_task(sim, sim_st
     (task,) = sim_state.tasks()
     assert any(task["id"] in line and "killed" in line for line in lines), lines
     assert final_status(sim_state) == "task_cancel"
+
+
+# --- issue 19: what a stopped run cost, and a restart after a lost answer -----------------------
+
+
+def test_a_killed_run_says_what_wiro_charged_and_the_ledger_counts_it(sim, sim_state,
+                                                                      tmp_path):
+    sim_state.hold_running = True
+    backend = Backend(make_backend(sim).settings)  # live mode (talking to the simulator)
+    guard, registry, lines = Guard(UNCAPPED), ActiveRuns(), []
+    [job] = admit(text_to_image(), guard)
+    updates = []
+    for update in Runner(backend, registry, OutputStore(tmp_path)).run("s1", job):
+        updates.append(update)
+        if update.status.wiro_status == "task_output" and registry.count("s1") and not lines:
+            lines = registry.stop("s1")  # the Stop button
+    (task,) = sim_state.tasks()
+    [row] = ledger_rows(guard)
+    assert final_status(sim_state) == "task_cancel" and 0 < row["usd"] < 0.03
+    assert f"Wiro charged ${row['usd']:.4f}" in lines[0]
+    assert updates[-1].status.kind == "stopped" and lines[0] in text(updates[-1])
+    assert row["state"] == "charged" and row["task_id"] == task["id"]
+    backend.close()
+
+
+def test_in_simulator_mode_a_stop_never_speaks_of_money(backend, sim_state, tmp_path):
+    sim_state.hold_running = True
+    registry, lines = ActiveRuns(simulated=True), []
+    [job] = admit(text_to_image())
+    for update in Runner(backend, registry, OutputStore(tmp_path)).run("s1", job):
+        if update.status.wiro_status == "task_output" and registry.count("s1") and not lines:
+            lines = registry.stop("s1")
+    assert "Simulated — no charge." in lines[0] and "$" not in lines[0]
+
+
+def test_a_restart_after_a_lost_answer_finds_the_task_and_stops_it(sim, sim_state, tmp_path):
+    from studio.datadir import Database
+    from studio.journal import Journal
+
+    sim_state.hold_running = True
+    journal = Journal(Database(tmp_path / "data"))
+    client = make_backend(sim).client()
+    placeholder = journal.sending("owner", client.base_url)  # then the process died
+    handle = client.run(text_to_image())  # the task Wiro made, never named to the app
+    [line] = journal.recover(client, client.base_url)
+    assert f"Task/List found task {handle.id}" in line and "killed" in line
+    assert final_status(sim_state) == "task_cancel"
+    assert journal.entry(placeholder).state == "stopped"

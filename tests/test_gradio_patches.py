@@ -57,11 +57,13 @@ def test_the_mcp_server_is_ours_and_every_method_it_overrides_still_exists():
         assert name in vars(ours) and hasattr(base, name), name
 
 
-def test_a_number_box_hands_over_what_was_typed():
+def test_a_number_or_text_box_hands_over_what_was_sent():
     stock = gr.Number(precision=0)
     assert stock.preprocess(1024.5) != 1024.5  # Gradio rounds: the patch is still needed
-    assert gradio_patches.raw_number(gr.Number(precision=0)).preprocess(1024.5) == 1024.5
-    assert gradio_patches.raw_number(gr.Number(precision=0)).preprocess("abc") == "abc"
+    assert gradio_patches.as_sent(gr.Number(precision=0)).preprocess(1024.5) == 1024.5
+    assert gradio_patches.as_sent(gr.Number(precision=0)).preprocess("abc") == "abc"
+    assert gr.Textbox().preprocess(123) == "123"  # Gradio makes text of anything
+    assert gradio_patches.as_sent(gr.Textbox()).preprocess(123) == 123
 
 
 def test_an_api_parameter_carries_its_description():

@@ -75,13 +75,14 @@ def test_side_by_side_validates_once_for_the_batch(page, app_sim, validations):
     runs = app_sim.run_calls
     validations.clear()
     page.click("#sbs-run")
-    page.wait_for_selector("#sbs-status .run-status[data-kind=done]", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector("#sbs-status .run-status[data-kind=done]", timeout=2 * RUN_TIMEOUT_MS)
     assert len(validations) == 1 and app_sim.run_calls == runs + 3
 
 
 def test_a_run_whose_answer_was_lost_stays_on_the_ledger(sim, sim_state, tmp_path):
-    """Under a $0.05 cap, a Run whose answer never came back may have been charged: its
-    estimate stays counted, and the next run that would pass the cap is refused."""
+    """Under a $0.05 cap, a Run whose answer never came back (and whose task Task/List cannot
+    show) may have been charged: its estimate stays counted, and the next run that would pass
+    the cap is refused."""
     from studio.backend import Backend
     from wiro.settings import Settings
 
@@ -91,7 +92,7 @@ def test_a_run_whose_answer_was_lost_stays_on_the_ledger(sim, sim_state, tmp_pat
                                poll_interval=0.02, request_timeout=0.5), simulator=sim)
     guard = Guard(Config(runs_per_session=0, runs_per_client_per_hour=0,
                          daily_spend_cap_usd=0.05))
-    sim_state.inject_fault("run", "lost_response")
+    sim_state.inject_fault("run", "reset")
     lost = run_page(backend, tmp_path, guard=guard)[-1]
     assert "may have started" in lost.status.text() and sim_state.run_calls == 1
     [row] = guard.ledger.rows()

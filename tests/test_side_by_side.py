@@ -153,7 +153,7 @@ def test_stop_slot_stops_one_task_of_a_session(monkeypatch):
     registry.add("s", object(), "1", slot=0)
     registry.add("s", object(), "2", slot=1)
     monkeypatch.setattr(active_runs, "stop_task",
-                        lambda client, taskid: stopped.append(taskid) or f"stopped {taskid}")
+                        lambda client, taskid, *_: stopped.append(taskid) or f"stopped {taskid}")
     assert registry.stop_slot("s", 0) == "stopped 1"
     assert registry.stop_task("s", "1") is None  # not running any more
     assert registry.count("s") == 1

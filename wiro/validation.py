@@ -12,7 +12,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 from urllib.parse import unquote, urlsplit
 
 from PIL import Image, UnidentifiedImageError

@@ -13,7 +13,7 @@ from gradio_client import handle_file
 from wiro import spec
 
 from .. import apidoc
-from ..gradio_patches import describe_parameter, raw_number
+from ..gradio_patches import describe_parameter, as_sent
 from ..page import DemoPage
 
 # The "Use via API" page shows this as the example call: one of Wiro's own sample inputs.
@@ -33,12 +33,12 @@ def parameter(field: spec.ModelInput) -> Any:
         box.example_payload = lambda: [handle_file(EXAMPLE_IMAGE)]
         box.example_value = lambda: [EXAMPLE_IMAGE]
     elif field.kind == "number":
-        box = raw_number(gr.Number(value=field.default, precision=0, **label))
+        box = as_sent(gr.Number(value=field.default, precision=0, **label))
     elif field.kind == "select":
         box = gr.Dropdown(choices=list(field.option_values), value=field.default,
                           allow_custom_value=True, **label)
     else:
-        box = gr.Textbox(value=field.default, **label)
+        box = as_sent(gr.Textbox(value=field.default, **label))
     return describe_parameter(box, apidoc.parameter_help(field))
 
 

@@ -11,13 +11,13 @@ import gradio as gr
 from wiro import spec
 
 from .. import sizes, snippets
-from ..gradio_patches import raw_number
+from ..gradio_patches import as_sent
 
 
 def number_input(field: spec.ModelInput, **extra) -> gr.Number:
     """A whole-number box (typed "integer" for API callers) that hands over what was typed,
-    for wiro.validation to judge (studio/gradio_patches.raw_number)."""
-    return raw_number(gr.Number(label=field.label, value=field.default, step=field.step,
+    for wiro.validation to judge (studio/gradio_patches.as_sent)."""
+    return as_sent(gr.Number(label=field.label, value=field.default, step=field.step,
                                 precision=0, **extra))
 
 
