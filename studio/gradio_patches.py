@@ -22,8 +22,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import gradio as gr
-
 GRADIO_VERSION = "6.31.0"
 
 # The page whose guard and visitors the middleware and the MCP server consult.
