@@ -61,7 +61,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             with gr.Row(equal_height=True, elem_id="run-row"):
                 run_button = gr.Button("Generate", variant="primary", scale=3, elem_id="generate")
                 stop_button = gr.Button("Stop", interactive=False, scale=1, elem_id="stop")
-            estimate = gr.HTML(cost.estimate_html(cost.estimate(spec.defaults())),
+            estimate = gr.HTML(cost.estimate_html(cost.estimate(spec.defaults()),
+                                                 simulated=backend.is_simulator),
                                elem_id="cost-estimate")
         with gr.Column(elem_id="result-col"):
             status = gr.HTML(run_status.to_html(run_status.IDLE), elem_id="run-status-box",
@@ -83,7 +84,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             sizes = SizeInputs()
             advanced = AdvancedInputs()
             inspirations = Inspirations()
-    code_curl, code_python = code_panel()
+    code = code_panel()
     form = Form({spec.INPUT_IMAGE.name: refs.entries, spec.PROMPT.name: prompt,
                  spec.WIDTH.name: sizes.width, spec.HEIGHT.name: sizes.height,
                  spec.SEED.name: advanced.seed, **advanced.controls},
@@ -96,8 +97,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     view = ResultView(status, result, use_ref, slider, download, details, cost_line,
                       run_button, stop_button)
     generate = Generate(page, form, refs, view, history.entries, history.html)
-    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code_curl, code_python,
-                       compare)
+    follow = Followers(form, estimate, sizes.marks, advanced.seed_marks, code, compare, status)
 
     # --- wiring ----------------------------------------------------------------------------
     run_event = run_button.click(generate.run, generate.inputs, generate.outputs,
@@ -110,8 +110,10 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     use_ref.click(generate.use_result, {history.entries, details, refs.entries}, refs.outputs,
                   **QUIET)
     refs.wire(QUIET)
-    inspirations.table.click(inspirations.fill(prompt, refs), {inspirations.table},
-                             {prompt} | refs.outputs, **QUIET)
+    code.wire(form, QUIET)
+    inspirations.table.click(inspirations.fill(prompt, refs, status), {inspirations.table},
+                             {prompt, status} | refs.outputs, js=inspirations.show_filled_js,
+                             **QUIET)
     gr.on([sizes.ratio.input, sizes.megapixels.input],
           lambda data: sizes.apply(data, first_size(data[refs.entries])),
           {sizes.ratio, sizes.megapixels, refs.entries}, [sizes.width, sizes.height],
@@ -120,15 +122,21 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
           follow.outputs, trigger_mode="always_last", **QUIET)
     compare.seeds.change(compare.seeds_changed, {compare.seeds, compare.runs_shown},
                          [compare.confirm, compare.runs_shown], **QUIET)
-    history.html.click(history.action(form, refs), {history.entries, refs.entries},
+
+    def restored(values: dict, text: str) -> dict:
+        """A restore shows its size's presets, and says what it did in the status."""
+        return {**sizes.restored(values[spec.WIDTH.name], values[spec.HEIGHT.name]),
+                status: run_status.to_html(run_status.RunStatus("idle", text))}
+
+    history.html.click(history.action(form, refs, restored), {history.entries, refs.entries},
                        {*form.fill(spec.defaults()), *refs.outputs, form.randomize,
-                        history.note},
+                        history.note, *restored(spec.defaults(), "")},
                        **QUIET)
     compare_event = compare.run_button.click(
         compare.run, compare.inputs, compare.outputs | {history.entries, history.html},
         show_progress="hidden", **PRIVATE, **RUNS)
     compare_event.then(lambda: gr.Button(interactive=True), None, compare.run_button, **QUIET)
-    keep.wire(demo, [run_event, compare_event], form, refs, page.outputs)
+    keep.wire(demo, [run_event, compare_event], form, refs, page.outputs, restored)
     for slot, button in enumerate(compare.stops):
         button.click(compare.slot_stop(slot), None, None, **QUIET)
     api.build(page, **RUNS)

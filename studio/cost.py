@@ -91,8 +91,19 @@ def estimate(values: Mapping[str, Any]) -> Estimate | None:
         input_mp=input_mp, urls=sum(1 for i in images if uploads.is_url(i)))
 
 
+SIMULATED = "simulated — no charge"
+
+
 def money(usd: float) -> str:
     return f"${usd:.3f}" if round(usd, 3) == round(usd, 6) else f"${usd:.4f}"
+
+
+def spent_text(usd: float | None, simulated: bool = False) -> str:
+    """A finished run's cost: what Wiro charged, or the simulator's price, which is not
+    money spent and says so."""
+    if not isinstance(usd, (int, float)):
+        return "—"
+    return f"{money(usd)} {SIMULATED}" if simulated else money(usd)
 
 
 def size_problem(values: Mapping[str, Any]) -> str:
@@ -102,9 +113,12 @@ def size_problem(values: Mapping[str, Any]) -> str:
     return f"fix the {' and '.join(bad)} first" if bad else "enter a width and height"
 
 
-def estimate_text(est: Estimate | None, runs: int = 1, missing: str = "") -> str:
+def estimate_text(est: Estimate | None, runs: int = 1, missing: str = "",
+                  simulated: bool = False) -> str:
+    """`simulated`: the price the run would have on Wiro; the simulator charges nothing."""
+    label = "Price on Wiro" if simulated else "Estimated cost"
     if est is None:
-        return f"Estimated cost: {missing or 'enter a width and height'}."
+        return f"{label}: {missing or 'enter a width and height'}."
     w, h = est.output_size
     out_mp = pricing.billable_megapixels(w, h)
     parts = [f"{out_mp} MP out ({w}×{h}{'' if est.output_known else ', assumed'})"]
@@ -113,9 +127,11 @@ def estimate_text(est: Estimate | None, runs: int = 1, missing: str = "") -> str
         kinds = [f"{n} {word}{'s' if n > 1 else ''}"
                  for n, word in ((uploaded, "upload"), (est.urls, "URL image")) if n]
         parts.append(f"{est.input_mp:g} MP in ({', '.join(kinds)})")
-    text = f"Estimated cost: {money(est.total(runs))}"
+    text = f"{label}: {money(est.total(runs))}"
     if runs > 1:
         text += f" ({runs} runs × {money(est.usd)})"
+    if simulated:
+        text += f" ({SIMULATED})"
     text += " · " + " + ".join(parts)
     if est.urls:
         w, h = ASSUMED_URL_SIZE
@@ -123,26 +139,33 @@ def estimate_text(est: Estimate | None, runs: int = 1, missing: str = "") -> str
     return text
 
 
-def estimate_html(est: Estimate | None, runs: int = 1, missing: str = "") -> str:
+def estimate_html(est: Estimate | None, runs: int = 1, missing: str = "",
+                  simulated: bool = False) -> str:
     usd = "" if est is None else f"{est.total(runs):.6f}"
     return (f'<div class="cost-estimate" data-usd="{usd}" data-runs="{runs}" '
+            f'data-simulated="{str(simulated).lower()}" '
             f'title="An estimate from Black Forest Labs\' published per-megapixel rates; '
             f'Wiro reports the real charge when the run ends.">'
-            f"{html.escape(estimate_text(est, runs, missing))}</div>")
+            f"{html.escape(estimate_text(est, runs, missing, simulated))}</div>")
 
 
-def compare_text(estimated: float | None, charged: float | None) -> str:
+def compare_text(estimated: float | None, charged: float | None,
+                 simulated: bool = False) -> str:
     if charged is None:
         return ""
+    if simulated:
+        return spent_text(charged, simulated=True)
     if estimated is None:
         return f"charged {money(charged)}"
     return f"estimated {money(estimated)}, charged {money(charged)}"
 
 
-def compare_html(estimated: float | None, charged: float | None, label: str = "Last run") -> str:
-    text = compare_text(estimated, charged)
+def compare_html(estimated: float | None, charged: float | None, label: str = "Last run",
+                 simulated: bool = False) -> str:
+    text = compare_text(estimated, charged, simulated)
     if not text:
         return ""
     shown = "" if estimated is None else estimated
-    return (f'<div class="cost-compare" data-estimated="{shown}" data-charged="{charged}">'
+    return (f'<div class="cost-compare" data-estimated="{shown}" data-charged="{charged}" '
+            f'data-simulated="{str(simulated).lower()}">'
             f"{html.escape(label)}: {html.escape(text)}</div>")

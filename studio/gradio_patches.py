@@ -20,6 +20,9 @@ read again before an upgrade lands.
    traceback: Gradio prints one for every error in its own preprocessing.
 7. A file input given as a URL (API and MCP callers) is fetched by Gradio into its cache:
    the fetch stops at APP_MAX_UPLOAD_MB instead of reading any size into memory.
+8. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
+   the config in the page leaves out each component's API schema, which only API clients
+   read (from /config and /info, both left whole).
 """
 from __future__ import annotations
 
@@ -62,6 +65,9 @@ def install(page: Any) -> None:
     if "url_fetch" not in _installed:
         _bound_url_fetches()
         _installed.add("url_fetch")
+    if "lean_page" not in _installed:
+        _lean_page_config()
+        _installed.add("lean_page")
     _configure_bounds(page)
 
 
@@ -88,9 +94,12 @@ def _configure_bounds(page: Any) -> None:
 
 def _middleware() -> list[type]:
     """Outermost first."""
+    from starlette.middleware.gzip import GZipMiddleware
+
     from .bounds import OriginGate, QuietRoutes, UploadGate
 
-    return [OriginGate, QuietRoutes, UploadGate]
+    # Gzip skips event streams (the queue's updates) and files already compressed (images).
+    return [GZipMiddleware, OriginGate, QuietRoutes, UploadGate]
 
 
 def _add_middleware() -> None:
@@ -326,3 +335,31 @@ def describe_parameter(component: Any, text: str) -> Any:
     component.api_info_as_input = lambda: described
     return component
 
+
+# --- 5. a light page -----------------------------------------------------------------------
+
+API_SCHEMA_KEYS = ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs")
+
+
+def lean_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The page's copy of the config without the components' API schemas (about 40 % of
+    it); the page itself never reads them."""
+    components = [{k: v for k, v in c.items() if k not in API_SCHEMA_KEYS}
+                  for c in config.get("components") or ()]
+    return {**config, "components": components}
+
+
+def _lean_page_config() -> None:
+    from gradio import routes
+
+    templates = routes.templates
+    original = templates.TemplateResponse
+
+    def template_response(*args: Any, **kwargs: Any) -> Any:
+        context = kwargs.get("context")
+        if isinstance(context, dict) and isinstance(context.get("config"), dict):
+            kwargs["context"] = {**context, "config": lean_config(context["config"])}
+        return original(*args, **kwargs)
+
+    template_response.patched_by_studio = True  # type: ignore[attr-defined]
+    templates.TemplateResponse = template_response  # type: ignore[method-assign]

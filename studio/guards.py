@@ -147,7 +147,8 @@ class Guard:
         if s.runs_per_session and going >= s.runs_per_session:
             raise RunRefused(
                 f"This page already has {going} run(s) going; the limit is "
-                f"{s.runs_per_session} at a time. Wait for it to finish, or stop it.")
+                f"{s.runs_per_session} at a time. Wait for it to finish, or stop it with its "
+                "own Stop (a side-by-side batch has one under each seed).")
         total = sum(self._running.values())
         if s.max_concurrent_runs and total + count > s.max_concurrent_runs:
             raise RunRefused(

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from wiro import spec
 
 from . import references
-from .cost import compare_text, money
+from .cost import compare_text, spent_text
 from .record import RunRecord
 
 MAX_ENTRIES = 40
@@ -44,7 +44,8 @@ def use_as_reference(refs: list[str] | None, record: RunRecord) -> tuple[list[st
 # --- rendering ---------------------------------------------------------------------------
 
 def file_url(path: str) -> str:
-    return f"/gradio_api/file={quote(path)}"
+    """Relative to the page, so it holds when the app is served under a path prefix."""
+    return f"gradio_api/file={quote(path)}"
 
 
 def _ref_thumbs(images: list[str]) -> str:
@@ -72,7 +73,7 @@ def render_card(item: RunRecord, number: int) -> str:
     fmt = item.format.upper()
     asked = (f"{_size(inputs, spec.WIDTH.name)}×{_size(inputs, spec.HEIGHT.name)}")
     got = f"{item.width}×{item.height}"
-    cost = compare_text(item.estimate_usd, item.cost_usd) or "—"
+    cost = compare_text(item.estimate_usd, item.cost_usd, item.simulated) or "—"
     seconds = item.total_seconds
     facts = [
         ("Seed", inputs.get(spec.SEED.name)),
@@ -100,7 +101,8 @@ def render_card(item: RunRecord, number: int) -> str:
         f'<button type="button" class="hist-use" data-action="use" data-task="{task}"'
         f' title="Add this image to the reference images">Use as reference</button>'
         f"</div>"
-        f'<div class="hist-task">task {task}{" · " + money(charged) if charged else ""}</div>'
+        f'<div class="hist-task">task {task}'
+        f'{" · " + spent_text(charged, item.simulated) if charged else ""}</div>'
         f"</figcaption></figure>")
 
 

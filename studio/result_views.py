@@ -19,28 +19,43 @@ from urllib.parse import quote
 
 from wiro import spec
 
-from .cost import money
+from .cost import SIMULATED, spent_text
 from .results import Result, ResultStore
 
+# Light and dark (the viewer's preference); text at >= 4.5:1, a visible focus ring. On a
+# desktop the image fills the left of the card, fitted to the window, and the prompt, the
+# actions and the facts stand beside it; on a phone they follow it.
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f6f8;
-color:#1d1d24}
-main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:1.3rem;margin:0 0 16px}
-.result{display:flex;flex-wrap:wrap;gap:24px;background:#fff;border-radius:12px;padding:16px;
-box-shadow:0 1px 3px #0002;margin-bottom:20px}
-.result>a>img,.result>img{max-width:min(560px,100%);max-height:70vh;border-radius:8px;
-display:block}
-.facts{flex:1;min-width:260px}
-.prompt{white-space:pre-wrap;font-size:1.02rem;margin:0 0 12px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0 0 12px}
-dt{color:#666}dd{margin:0}
+:root{color-scheme:light dark;--bg:#f4f4f6;--card:#fff;--text:#1d1d24;--muted:#4b4b57;
+--accent:#4338ca;--plain:#e5e7eb;--note:#fff7ed;--note-edge:#c2410c;--ring:#1d4ed8}
+@media (prefers-color-scheme:dark){:root{--bg:#0f0f13;--card:#1b1b22;--text:#ececf1;
+--muted:#b4b4c0;--accent:#4f46e5;--plain:#34343f;--note:#2a1d12;--note-edge:#fb923c;
+--ring:#93c5fd}}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:var(--bg);
+color:var(--text)}
+main{max-width:1400px;margin:0 auto;padding:16px 24px}
+h1{font-size:1.25rem;margin:0 0 12px}
+a:focus-visible{outline:3px solid var(--ring);outline-offset:2px}
+.result{display:grid;grid-template-columns:minmax(0,3fr) minmax(280px,2fr);gap:24px;
+background:var(--card);border-radius:12px;padding:16px;box-shadow:0 1px 3px #0003;
+margin-bottom:20px;align-items:start}
+@media (max-width:800px){.result{grid-template-columns:minmax(0,1fr)}}
+.image{display:flex;justify-content:center;align-items:center;border-radius:8px}
+.image img{display:block;max-width:100%;max-height:calc(100vh - 120px);width:auto;height:auto;
+object-fit:contain;border-radius:8px}
+.facts{min-width:0}
+.prompt{white-space:pre-wrap;font-size:1.05rem;margin:0 0 12px}
+.simulated{background:var(--note);border-left:5px solid var(--note-edge);padding:6px 10px;
+border-radius:6px;margin:0 0 12px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:12px 0}
+dt{color:var(--muted)}dd{margin:0}
 .refs img{height:72px;border-radius:6px;margin:0 6px 6px 0;vertical-align:top}
-.refs span{color:#666}
-.actions a{display:inline-block;margin:8px 8px 0 0;padding:8px 14px;border-radius:8px;
-background:#4f46e5;color:#fff;text-decoration:none}
-.actions a.plain{background:#e5e7eb;color:#1d1d24}
-footer{color:#777;font-size:.85rem}
+.refs span{color:var(--muted)}
+.actions{display:flex;flex-wrap:wrap;gap:8px;margin:0 0 8px}
+.actions a{display:inline-block;padding:10px 16px;border-radius:8px;background:var(--accent);
+color:#fff;text-decoration:none;font-weight:600}
+.actions a.plain{background:var(--plain);color:var(--text)}
+footer{color:var(--muted);font-size:.9rem}
 """
 
 
@@ -48,6 +63,18 @@ def _size_asked(inputs: dict) -> str:
     def one(value):
         return "match image 1" if value in (0, "0") else str(value)
     return f"{one(inputs.get(spec.WIDTH.name))}×{one(inputs.get(spec.HEIGHT.name))}"
+
+
+def simulated(result: Result) -> bool:
+    """Made by the built-in simulator: a placeholder image, and nothing was charged."""
+    return result.record.simulated
+
+
+def _simulated_note(result: Result) -> str:
+    if not simulated(result):
+        return ""
+    return ('<p class="simulated" data-simulated="true">Made on the simulator: a placeholder '
+            f"image; its price is {SIMULATED}.</p>")
 
 
 def facts(result: Result) -> list[tuple[str, str, str]]:
@@ -63,7 +90,7 @@ def facts(result: Result) -> list[tuple[str, str, str]]:
                                                  inputs.get(spec.OUTPUT_FORMAT.name)).upper()),
         ("safety", spec.SAFETY_TOLERANCE.label, str(inputs.get(spec.SAFETY_TOLERANCE.name))),
         ("references", "Reference images", str(len(record.references))),
-        ("cost", "Cost", money(record.cost_usd)),
+        ("cost", "Cost", spent_text(record.cost_usd, simulated(result))),
         ("time", "Time", f"{record.total_seconds:.1f} s"),
         ("task", "Wiro task", record.task_id),
         ("when", "Made", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(result.created))),
@@ -104,22 +131,25 @@ def share_page(result: Result, token: str, thumbnails: Collection[int] = ()) -> 
 <meta name="robots" content="noindex"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body><main>
 <h1>{html.escape(title)}, shared from the demo</h1>
-<section class="result" id="shared-result">
-<a href="{token}/image"><img id="shared-image" src="{token}/image"
+<section class="result" id="shared-result" aria-label="The shared result">
+<a class="image" href="{token}/image"><img id="shared-image" src="{token}/image"
  alt="{html.escape(result.prompt[:200])}"></a>
-<div class="facts"><p class="prompt" id="shared-prompt">{html.escape(result.prompt)}</p>
-{_facts_html(result)}
-<div><b>Reference images</b></div>{_refs_html(result, ref_src)}
+<div class="facts">{_simulated_note(result)}
+<p class="prompt" id="shared-prompt">{html.escape(result.prompt)}</p>
 <div class="actions"><a id="open-in-app" href="../?restore={token}">Open in the app</a>
 <a class="plain" id="download-image" href="{token}/image" download>Download the image</a></div>
+{_facts_html(result)}
+<h2 style="font-size:1rem;margin:0 0 6px">Reference images</h2>{_refs_html(result, ref_src)}
 </div></section>
 <footer>Opening the app from here fills in these inputs; nothing runs until you press
 Generate there.</footer></main></body></html>"""
 
 
-NOT_FOUND = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found"
-             "</title></head><body><h1>Not found</h1><p>This link does not lead to a shared "
-             "result. It may have been deleted.</p></body></html>")
+NOT_FOUND = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Not found</title>
+<style>{STYLE}</style></head><body><main><h1>Not found</h1>
+<p>This link does not lead to a shared result. It may have been deleted.</p>
+<p class="actions"><a href="../">Open the app</a></p></main></body></html>"""
 
 
 # --- the session zip ----------------------------------------------------------------------
@@ -127,6 +157,10 @@ NOT_FOUND = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><ti
 def _zip_names(number: int, result: Result) -> tuple[str, str]:
     stem = f"{number:03d}-task{result.task_id}-seed{result.record.seed}"
     return stem, f"images/{stem}.{result.record.image.rsplit('.', 1)[-1]}"
+
+
+def results_count(count: int) -> str:
+    return f"{count} result{'' if count == 1 else 's'}"
 
 
 def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
@@ -139,8 +173,9 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
             return thumbs[number - 1]
         sections.append(
             f'<section class="result" data-task="{html.escape(result.task_id)}">'
-            f'<a href="{quote(image_path)}"><img class="sheet-image" src="{quote(image_path)}" '
-            f'alt="{html.escape(result.prompt[:200])}"></a><div class="facts">'
+            f'<a class="image" href="{quote(image_path)}"><img class="sheet-image" '
+            f'src="{quote(image_path)}" alt="{html.escape(result.prompt[:200])}"></a>'
+            f'<div class="facts">{_simulated_note(result)}'
             f'<p class="prompt">{html.escape(result.prompt)}</p>{_facts_html(result)}'
             f"<div><b>Reference images</b></div>{_refs_html(result, ref_src)}"
             + "".join(f'<div class="refs"><span>image {n}: {html.escape(r.url)}</span></div>'
@@ -150,8 +185,8 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(spec.MODEL_TITLE)}: this session's results</title><style>{STYLE}</style>
-</head><body><main><h1>{html.escape(spec.MODEL_TITLE)}: {len(entries)} results, oldest first
-</h1>{body}<footer>Images are the files Wiro returned; every input and result field is in
+</head><body><main><h1>{html.escape(spec.MODEL_TITLE)}: {results_count(len(entries))}, oldest
+first</h1>{body}<footer>Images are the files Wiro returned; every input and result field is in
 runs.json.</footer></main></body></html>"""
 
 
@@ -159,8 +194,11 @@ def runs_entry(result: Result, image_path: str, thumbs: list[str | None]) -> dic
     """A result in runs.json: the record, its files named as in the zip."""
     record = result.record.moved(image=image_path, references=tuple(
         replace(ref, path=thumb or "") for ref, thumb in zip(result.references, thumbs)))
-    return {**record.as_json(), "finished_at_utc": time.strftime(
+    entry = {**record.as_json(), "finished_at_utc": time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.created))}
+    if record.simulated:  # a simulator's price is no charge: say so beside it
+        entry["cost_note"] = SIMULATED
+    return entry
 
 
 def session_zip(store: ResultStore, results: Iterable[Result], target: str | os.PathLike) -> int:

@@ -242,7 +242,11 @@ class Runner:
                                        str(TaskFailedError(task)), wiro_status=said),
                              seed, True, task.id)
         output = task.outputs[0]
-        charged = f"Task {task.id} finished and was charged ${task.total_cost:.4f}"
+        # The simulator's price is not money spent, and is never said to be.
+        price = (f"${task.total_cost:.4f} simulated — no charge" if self.backend.is_simulator
+                 else f"${task.total_cost:.4f}")
+        charged = (f"Task {task.id} finished ({price})" if self.backend.is_simulator
+                   else f"Task {task.id} finished and was charged {price}")
         try:
             data = client.download(output)
         except DownloadError as exc:  # charged all the same; the link may still work later
@@ -276,7 +280,7 @@ class Runner:
             simulated=self.backend.is_simulator, wiro_seconds=task.elapsed_seconds,
             total_seconds=round(wall, 2))
         summary = (f"Task {task.id} · seed {seed} · {width}×{height} {fmt.upper()} · "
-                   f"{wall:.1f} s · ${task.total_cost:.4f}" + (f"\n{found}" if found else ""))
+                   f"{wall:.1f} s · {price}" + (f"\n{found}" if found else ""))
         return RunUpdate(RunStatus("done", "Done.", summary, fraction=1.0, wiro_status=said),
                          seed, True, task.id, record)
 

@@ -13,11 +13,17 @@ recorded (studio/ui/generate.py, studio/ui/compare.py).
 """
 from __future__ import annotations
 
+import base64
+import html
+import io
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import gradio as gr
+from PIL import Image
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
@@ -29,8 +35,8 @@ from .outputs import OutputStore
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
-ZIP_PREFIX = "flux2pro-session-"
 BROWSER_KEY = "flux2pro-visitor"
+ZIP_PREFIX = "flux2pro-session-"
 # The token is in the address: it must not travel to hosts of URL reference images.
 PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
                    "Cache-Control": "private, max-age=300"}
@@ -39,17 +45,74 @@ PAGE_POLICY = ("default-src 'none'; img-src 'self' https: http:; style-src 'unsa
                "base-uri 'none'; form-action 'none'")
 
 
-def _choice(result: Result) -> tuple[str, str]:
-    prompt = result.prompt if len(result.prompt) <= 50 else result.prompt[:47] + "…"
-    return f"task {result.task_id} · seed {result.record.seed} · {prompt}", result.id
+# The id of the kept result the visitor picked, read from the page at the moment of a click.
+PICKED_JS = "document.querySelector('#share-pick .kept-item[aria-pressed=true]')?.dataset.id || ''"
+# One picked at a time, by click or by keyboard (each card is a button).
+PICK_JS = """
+element.addEventListener('click', (event) => {
+  const card = event.target.closest('.kept-item');
+  if (!card || !element.contains(card)) return;
+  element.querySelectorAll('.kept-item').forEach((item) =>
+    item.setAttribute('aria-pressed', String(item === card)));
+});
+"""
+_thumbs: OrderedDict[str, str] = OrderedDict()  # result id -> data: URL, newest last
+THUMB_EDGE, THUMBS_CACHED = 72, 200
 
 
-def _choices(browser: str, session: str, selected: str | None = None) -> dict:
+def thumbnail_data(result: Result) -> str:
+    """A small JPEG of the result as a data: URL (the picker needs no route of its own, so
+    who may see a result stays decided where the list is made)."""
+    cached = _thumbs.get(result.id)
+    if cached is not None:
+        _thumbs.move_to_end(result.id)
+        return cached
+    path = store().image(result)
+    if path is None:
+        return ""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (THUMB_EDGE * 2, THUMB_EDGE * 2))
+            im = im.convert("RGB")
+            im.thumbnail((THUMB_EDGE, THUMB_EDGE))
+            buffer = io.BytesIO()
+            im.save(buffer, "JPEG", quality=70)
+    except (OSError, ValueError):
+        return ""
+    data = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    _thumbs[result.id] = data
+    while len(_thumbs) > THUMBS_CACHED:
+        _thumbs.popitem(last=False)
+    return data
+
+
+def _card(result: Result, picked: bool) -> str:
+    prompt = result.prompt if len(result.prompt) <= 70 else result.prompt[:67] + "…"
+    when = time.gmtime(result.created)
+    src = thumbnail_data(result)
+    image = (f'<img src="{src}" alt="" width="{THUMB_EDGE}" height="{THUMB_EDGE}">' if src
+             else '<span class="kept-noimage">no preview</span>')
+    return (f'<button type="button" class="kept-item" data-id="{html.escape(result.id)}" '
+            f'aria-pressed="{str(picked).lower()}">{image}<span class="kept-text">'
+            f'<time datetime="{time.strftime("%Y-%m-%dT%H:%M:%SZ", when)}">'
+            f'{time.strftime("%d %b, %H:%M UTC", when)}</time>'
+            f'<span class="kept-seed">seed {html.escape(str(result.record.seed))}'
+            f'</span><span class="kept-prompt">{html.escape(prompt)}</span></span></button>')
+
+
+def _choices(browser: str, session: str, selected: str | None = None) -> str:
+    """The kept results this browser may see, newest first, as cards to pick from: a
+    thumbnail, when it was made and its seed (task numbers repeat after a simulator
+    restart). The newest of this tab's own is picked to begin with."""
     kept = store().visible_to(browser, session)
+    if not kept:
+        return ('<p class="kept-empty">No kept results yet: finished runs appear here.</p>')
     ids = [r.id for r in kept]
     mine = [r.id for r in kept if r.session == session]
     value = selected if selected in ids else (mine[0] if mine else None)
-    return gr.update(choices=[_choice(r) for r in kept], value=value)
+    cards = "".join(_card(r, r.id == value) for r in kept)
+    return (f'<div class="kept-grid" role="group" aria-label="Kept results, newest first" '
+            f'data-count="{len(kept)}">{cards}</div>')
 
 
 def upload_note() -> str:
@@ -70,7 +133,8 @@ def share_link(page_url: str, token: str) -> str:
 
 @dataclass
 class KeepShare:
-    pick: Any
+    picker: Any  # the cards (HTML)
+    pick: Any  # the picked result's id, read from the cards when a button is pressed
     share: Any
     delete: Any
     link: Any
@@ -80,12 +144,20 @@ class KeepShare:
     browser: Any
     page_url: Any
     panel: Any
+    shown: Any  # the panel is open: the cards are drawn, and redrawn after each run
+    confirm: Any  # "Delete …? Yes / Cancel"
+    confirm_text: Any
+    confirm_yes: Any
+    confirm_no: Any
+    pending: Any  # the id Delete asked about
 
     def wire(self, demo: gr.Blocks, run_events: Sequence[Any], form: Any, refs: Any,
-             outputs: OutputStore) -> None:
+             outputs: OutputStore, restored: Any = None) -> None:
         """`form` (studio/ui/form.Form) and `refs` (ReferencePanel) get a shared result's
-        inputs back when the page opens with ?restore=<token>."""
+        inputs back when the page opens with ?restore=<token>; `restored(values, text)`
+        gives what else shows a restore (sizes, the status) as {component: value}."""
         restore_outputs = {*form.fill(spec.defaults()), *refs.outputs, form.randomize}
+        extra = set(restored(spec.defaults(), "") if restored else ())
 
         def on_load(browser, request: gr.Request):
             session = request.session_hash
@@ -93,32 +165,45 @@ class KeepShare:
             store().claim(session, browser)
             token = request.query_params.get("restore")
             result = store().by_token(token) if token is not None else None
-            shown = {self.browser: browser, self.pick: _choices(browser, session)}
+            shown = {self.browser: browser}
             if token is None:
                 return shown
-            shown[self.panel] = gr.Accordion(open=True)  # the note says what the link did
+            # The note says what the link did.
+            shown.update({self.panel: gr.Accordion(open=True), self.shown: True,
+                          self.picker: _choices(browser, session)})
             if result is None:
                 return {**shown, self.note: "That shared link leads nowhere: it may have been "
                                             "deleted."}
             values, references = restore_values(result)
             missing = len(result.references) - len(references)
-            return {**shown, **form.fill(values), **refs.show(references),
-                    form.randomize: False,
-                    self.note: f"Restored every input of shared task {result.task_id}. Nothing "
-                               "has run: tweak the inputs and press Generate when you want a "
-                               "new image." + (f" {missing} of its reference images were not "
-                                               "kept." if missing else "")}
+            text = (f"Restored every input of shared task {result.task_id}. Nothing has run: "
+                    "tweak the inputs and press Generate when you want a new image."
+                    + (f" {missing} of its reference images were not kept." if missing else ""))
+            return {**shown, **form.fill(values), **refs.show(references, restore_note(
+                        result.references)), form.randomize: False, self.note: text,
+                    **(restored(values, text) if restored else {})}
 
-        demo.load(on_load, [self.browser], [self.browser, self.pick, *restore_outputs,
-                                            self.note, self.panel], **PRIVATE)
+        # No spinner over the inputs while the page opens: nothing to wait for there.
+        demo.load(on_load, [self.browser],
+                  [self.browser, self.picker, self.shown, *restore_outputs, *extra, self.note,
+                   self.panel], show_progress="hidden", **PRIVATE)
+        self.panel.expand(opened, [self.browser], [self.picker, self.shown], **PRIVATE)
+        self.panel.collapse(lambda: False, None, [self.shown], **PRIVATE)
         for event in run_events:  # a finished run is the newest kept result
-            event.then(refresh, [self.browser], [self.pick], **PRIVATE)
+            event.then(refresh, [self.browser, self.shown], [self.picker], **PRIVATE)
         self.share.click(share, [self.pick, self.browser, self.page_url],
                          [self.link, self.note],
-                         js="(pick, browser, url) => [pick, browser, window.location.href]",
-                         **PRIVATE)
-        self.delete.click(delete, [self.pick, self.browser], [self.pick, self.link, self.note],
+                         js=f"(pick, browser, url) => [{PICKED_JS}, browser, "
+                            "window.location.href]", **PRIVATE)
+        confirm_parts = [self.confirm, self.confirm_text, self.pending, self.note]
+        self.delete.click(ask_delete, [self.pick, self.browser],
+                          confirm_parts, js=f"(pick, browser) => [{PICKED_JS}, browser]",
                           **PRIVATE)
+        self.confirm_yes.click(delete, [self.pending, self.browser],
+                               [self.picker, self.link, self.note, self.confirm], **PRIVATE)
+        self.confirm_no.click(lambda: (gr.Column(visible=False), "Nothing was deleted."), None,
+                              [self.confirm, self.note], **PRIVATE)
+
         def download_session(request: gr.Request):
             return download(outputs, request)
 
@@ -128,30 +213,53 @@ class KeepShare:
                                "concurrency_limit": store().settings.zips_at_once})
 
 
-def refresh(browser, request: gr.Request):
-    return _choices(browser, request.session_hash)
+def opened(browser, request: gr.Request):
+    return _choices(browser, request.session_hash), True
+
+
+def refresh(browser, shown, request: gr.Request):
+    return _choices(browser, request.session_hash) if shown else gr.skip()
 
 
 def share(pick, browser, page_url, request: gr.Request):
     result = store().get(pick) if pick else None
     if result is None or not store().may_see(result, browser, request.session_hash):
-        return gr.skip(), "Pick a kept result first (finished runs appear in the list)."
+        return gr.skip(), "Pick a kept result first (click one in the list)."
     token = store().share(result)
     return (share_link(page_url, token),
             f"Anyone with this link sees task {result.task_id}'s image, prompt and settings "
             "(read only; opening it never starts a run). Delete the result to end the link.")
 
 
-def delete(pick, browser, request: gr.Request):
-    session = request.session_hash
+def describe(result: Result) -> str:
+    when = time.strftime("%d %b, %H:%M UTC", time.gmtime(result.created))
+    return f"{when} · seed {result.record.seed} · task {result.task_id}"
+
+
+def ask_delete(pick, browser, request: gr.Request):
+    """Delete asks first, naming the result."""
+    hidden = gr.Column(visible=False)
     result = store().get(pick) if pick else None
     if result is None:
-        return _choices(browser, session), "", "That result is already gone."
+        return hidden, "", None, "Pick a kept result first (click one in the list)."
+    if not store().may_delete(result, browser, request.session_hash):
+        return hidden, "", None, "Only the browser that made a result can delete it."
+    return (gr.Column(visible=True),
+            f"**Delete {describe(result)}?** Its image and files go for good, and its share "
+            "link stops working.", result.id, "")
+
+
+def delete(pick, browser, request: gr.Request):
+    session = request.session_hash
+    hidden = gr.Column(visible=False)
+    result = store().get(pick) if pick else None
+    if result is None:
+        return _choices(browser, session), "", "That result was deleted already.", hidden
     if not store().may_delete(result, browser, session):
-        return gr.skip(), gr.skip(), "Only the browser that made a result can delete it."
+        return gr.skip(), gr.skip(), "Only the browser that made a result can delete it.", hidden
     store().delete(result)
     return (_choices(browser, session), "",
-            f"Deleted task {result.task_id}'s kept result; its share link now says not found.")
+            f"Deleted {describe(result)}; its share link now says not found.", hidden)
 
 
 def download(outputs: OutputStore, request: gr.Request):
@@ -165,18 +273,29 @@ def download(outputs: OutputStore, request: gr.Request):
     count = result_views.session_zip(store(), kept, path)
     outputs.clear(session, ZIP_PREFIX, keep=path.name)  # one zip per tab: the newest
     return (gr.update(value=str(path), visible=True),
-            f"{count} results: the images as Wiro returned them, runs.json, and "
-            "index.html (a contact sheet that opens offline).")
+            f"{result_views.results_count(count)}: the images as Wiro returned them, "
+            "runs.json, and index.html (a contact sheet that opens offline).")
 
 
 def restore_values(result: Result) -> tuple[dict, list[str]]:
     """The page's inputs (by spec name) and reference entries from a kept result. Uploaded
-    references are the kept files themselves, served where they are (the results folder is a
-    static path): a restore copies nothing, however often a link is opened."""
+    references are the kept files themselves (`refs/<n>/<the name it was uploaded with>`),
+    served where they are (the results folder is a static path): a restore copies nothing,
+    however often a link is opened."""
     refs = [ref.url if ref.kind == "url" else ref.path for ref in result.references
             if ref.kind == "url" or store().file(result, ref.path)]
     values = result.record.inputs
     return {f.name: values.get(f.name, f.default) for f in spec.INPUTS}, refs
+
+
+def restore_note(references: Sequence[Any]) -> str:
+    """What came back of the reference images, said under them."""
+    uploads = [r.name for r in references if r.kind != "url"]
+    if not references:
+        return ""
+    names = ", ".join(n for n in uploads if n)
+    return (f"{len(references)} reference image{'s' if len(references) > 1 else ''} restored"
+            + (f", uploads under their own names ({names})." if names else "."))
 
 
 def build() -> KeepShare:
@@ -184,16 +303,16 @@ def build() -> KeepShare:
     sharing = store().settings.sharing
     # Kept files are served in place (restored references, never copied per visit).
     gr.set_static_paths([store().root])
-    # Closed by default: the result column stays short enough to stay in view (sticky).
+    # Closed by default: the result column stays short enough to stay in view (sticky), and
+    # the cards are only drawn once it is opened.
     title = "Share, keep, download" if sharing else "Keep, download"
     with gr.Accordion(title, open=False, elem_id="keep-share") as panel:
-        pick = gr.Dropdown(label="Kept results (newest first)", choices=[], value=None,
-                           interactive=True, elem_id="share-pick",
-                           info="Finished runs are kept on the server and survive a restart.")
-        with gr.Row():
+        gr.Markdown("**Kept results**, newest first: finished runs are kept on the server and "
+                    "survive a restart. Click one to pick it.", elem_classes="kept-title")
+        picker = gr.HTML("", js_on_load=PICK_JS, elem_id="share-pick")
+        pick = gr.Textbox(visible=False)
+        with gr.Row(elem_classes="kept-actions"):
             share_button = gr.Button("Share", elem_id="share", size="sm", visible=sharing)
-            delete_button = gr.Button("Delete", elem_id="unshare", size="sm",
-                                      variant="stop")
             download = gr.Button("Download this session", elem_id="download-session",
                                  size="sm")
         link = gr.Textbox(label="Share link", elem_id="share-link", interactive=False,
@@ -201,13 +320,23 @@ def build() -> KeepShare:
         note = gr.Markdown("", elem_id="share-note")
         zip_file = gr.File(label="This session's results", visible=False, interactive=False,
                            elem_id="session-zip")
+        # Apart from the everyday actions, and it asks first.
+        delete_button = gr.Button("Delete the picked result…", elem_id="unshare", size="sm",
+                                  elem_classes="kept-delete")
+        with gr.Column(visible=False, elem_id="delete-confirm") as confirm:
+            confirm_text = gr.Markdown("")
+            with gr.Row():
+                confirm_yes = gr.Button("Yes, delete it", variant="stop", size="sm",
+                                        elem_id="delete-yes")
+                confirm_no = gr.Button("Cancel", size="sm", elem_id="delete-no")
     # The key BrowserState encrypts with is kept in the data directory: a random one per
     # start would make every visitor a stranger to their own results after a restart.
     browser = gr.BrowserState(None, storage_key=BROWSER_KEY,
                               secret=store().secret("browser-state"))
     page_url = gr.Textbox(visible=False)
-    return KeepShare(pick, share_button, delete_button, link, note, download, zip_file,
-                     browser, page_url, panel)
+    return KeepShare(picker, pick, share_button, delete_button, link, note, download,
+                     zip_file, browser, page_url, panel, gr.State(False), confirm,
+                     confirm_text, confirm_yes, confirm_no, gr.State(None))
 
 
 # --- the share routes (on Gradio's own FastAPI app) ----------------------------------------
@@ -217,7 +346,9 @@ def _shared(request: Request) -> tuple[Result | None, str]:
     return (store().by_token(token) if valid_token(token) else None), token
 
 
-async def share_view(request: Request) -> Response:
+# Plain (not async) handlers: Starlette runs them in a thread, so the database is never read
+# on the event loop every visitor shares.
+def share_view(request: Request) -> Response:
     result, token = _shared(request)
     if result is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
@@ -227,7 +358,7 @@ async def share_view(request: Request) -> Response:
         **PRIVATE_HEADERS, "Content-Security-Policy": PAGE_POLICY})
 
 
-async def share_image(request: Request) -> Response:
+def share_image(request: Request) -> Response:
     result, _ = _shared(request)
     path = store().image(result) if result else None
     if path is None:
@@ -237,8 +368,8 @@ async def share_image(request: Request) -> Response:
                         content_disposition_type="inline")
 
 
-async def share_reference(request: Request) -> Response:
-    # Serves a thumbnail made when the run was kept; nothing is decoded here (event loop).
+def share_reference(request: Request) -> Response:
+    # Serves a thumbnail made when the run was kept; nothing is decoded here.
     result, _ = _shared(request)
     path = store().thumbnail(result, request.path_params.get("number", 0)) if result else None
     if path is None:

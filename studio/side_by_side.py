@@ -47,7 +47,9 @@ def default_seeds(seed: Any, count: int = MIN_SEEDS) -> str:
     return ", ".join(str(start + n) for n in range(count))
 
 
-def confirm_label(runs: int, total_text: str = "") -> str:
+def confirm_label(runs: int, total_text: str = "", simulated: bool = False) -> str:
     runs = max(runs, MIN_SEEDS)
     extra = f" ({total_text})" if total_text else ""
+    if simulated:  # the simulator charges nothing: no money is at stake
+        return f"I understand this starts {runs} simulated runs (no charge){extra}"
     return f"I understand this starts {runs} paid runs{extra}"

@@ -45,6 +45,23 @@ def preset(ratio_key: str, megapixels: Any, first_image: tuple[int, int] | None
     return size_for(RATIOS.get(ratio_key, RATIOS[DEFAULT_RATIO]), mp)
 
 
+def presets_of(width: Any, height: Any) -> tuple[str | None, float | None]:
+    """The aspect ratio and megapixels that stand for a width and height, for a restored run:
+    (None, None) where no preset gives that size (the fields still hold it). 0 is "match
+    image 1", whose megapixels are whatever the picker said."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError):
+        return None, None
+    if w == 0 or h == 0:
+        return MATCH, None
+    for key, ratio in RATIOS.items():
+        for mp in MEGAPIXELS:
+            if size_for(ratio, mp) == (w, h):
+                return key, mp
+    return None, None
+
+
 def field_problem(field: spec.ModelInput, raw: Any) -> str:
     """What to change in one width/height/seed field, or "" if the model accepts it."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):

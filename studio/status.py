@@ -6,6 +6,7 @@ markup, so the page and the API always say the same words.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 # idle: nothing yet · running: under way · done: image delivered · stopped: Stop / cancel ·
@@ -62,10 +63,10 @@ def to_html(status: RunStatus, frame: tuple[int, int] | None = None) -> str:
                f'aria-valuemin="0" aria-valuemax="100" aria-label="Progress">'
                f'<div style="width:{pct}%"></div></div>')
         if kind == "running" and frame and all(frame):
-            bar = (f'<div class="run-frame" style="aspect-ratio:{int(frame[0])}/{int(frame[1])}">'
-                   f'<div class="run-frame-inner"><span class="run-frame-note">The image will appear '
-                   f'here</span>'
-                   f"{bar}</div></div>")
+            ratio = f"{int(frame[0])}/{int(frame[1])}"
+            bar = (f'<div class="run-frame" style="aspect-ratio:{ratio}">'
+                   '<div class="run-frame-inner"><span class="run-frame-note">The image will '
+                   f"appear here</span>{bar}</div></div>")
         parts.append(bar)
     if status.detail:
         body = "<br>".join(html.escape(line) for line in status.detail.splitlines())
@@ -78,3 +79,10 @@ def to_html(status: RunStatus, frame: tuple[int, int] | None = None) -> str:
 
 
 IDLE = RunStatus("idle", "Ready. Press Generate.")
+_KIND = re.compile(r'data-kind="([a-z]+)"')
+
+
+def kind_of(markup: str | None) -> str:
+    """The kind of status a rendering shows ("" if none)."""
+    found = _KIND.search(markup or "")
+    return found.group(1) if found else ""

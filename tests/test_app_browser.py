@@ -172,7 +172,7 @@ def test_generate_jpeg_512x768_serves_the_exact_file(page, app_sim, live_app):
     details = page.locator("#details").inner_text()
     for text in (task["id"], "512", "768", "jpeg", "cost_usd"):
         assert text in details
-    expect(page.locator("#cost-compare")).to_contain_text("estimated $0.030, charged $0.030")
+    expect(page.locator("#cost-compare")).to_contain_text("$0.030 simulated — no charge")
     expect(page.locator("#use-as-reference")).to_be_visible()
     expect(page.locator("#before-after")).to_be_hidden()  # no reference: nothing to compare
 
@@ -575,6 +575,6 @@ def test_desktop_screenshot(page, app_sim, live_app):
     page.click("#generate")  # the default: two URL references (their pictures are offline)
     wait_for_status(page, kind="done")
     wait_idle_buttons(page)
-    expect(page.locator("#cost-compare")).to_contain_text("estimated $0.060, charged $0.060")
+    expect(page.locator("#cost-compare")).to_contain_text("$0.060 simulated — no charge")
     page.wait_for_timeout(300)
     shoot(page, live_app, "desktop-done.png")

@@ -121,3 +121,13 @@ def test_estimate_equals_the_simulators_charge_for_every_inspiration(number, sim
     assert last.record.cost_usd == pytest.approx(est.usd), inspiration.title
     if inspiration.input_images:
         assert "assumed" in cost.estimate_text(est)
+
+
+def test_a_simulated_price_never_reads_as_money_spent():
+    est = cost.estimate(spec.defaults() | {spec.INPUT_IMAGE.name: []})
+    assert cost.estimate_text(est, simulated=True) == (
+        "Price on Wiro: $0.030 (simulated — no charge) · 1 MP out (1024×1024)")
+    assert cost.compare_text(0.03, 0.03, simulated=True) == "$0.030 simulated — no charge"
+    assert "charged $" not in cost.compare_html(0.03, 0.03, simulated=True)
+    assert cost.spent_text(0.075, simulated=True) == "$0.075 simulated — no charge"
+    assert cost.spent_text(0.075) == "$0.075" and cost.spent_text(None) == "—"

@@ -162,13 +162,13 @@ def test_expired_result_link_is_explained_and_its_cost_still_counts(backend, sim
     message = text(last)
     (task,) = sim_state.tasks()
     assert "expire" in message and "could not be downloaded" in message
-    assert f"Task {task['id']}" in message and "charged $" in message
+    assert f"Task {task['id']}" in message and "simulated — no charge" in message
     assert "/cdn/" in message  # the link, to try by hand
     assert "Try again" not in message  # no invitation to pay for a second run
     # The ledger keeps Wiro's charge although the image never arrived.
     [row] = ledger_rows(guard)
     assert row["state"] == "charged" and row["task_id"] == task["id"]
-    assert f"charged ${row['usd']:.4f}" in message and row["usd"] > 0
+    assert f"${row['usd']:.4f} simulated — no charge" in message and row["usd"] > 0
     assert sim_state.run_calls == 1
 
 

@@ -135,3 +135,22 @@ def test_malformed_input_is_refused_without_a_traceback(capsys, caplog):
         assert "not in a form this app takes" in refused.value.message
     assert "Traceback" not in capsys.readouterr().err
     assert len([r for r in caplog.records if "malformed input" in r.getMessage()]) == 3
+
+
+def test_the_page_is_gzipped_and_its_config_leaves_out_api_schemas():
+    import requests
+
+    with gr.Blocks() as demo:
+        box = gr.Textbox(label="Prompt", value="x" * 2000)
+        gr.Button("Run").click(lambda text: text, box, box, api_name="echo")
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    try:
+        page = requests.get(demo.local_url, headers={"Accept-Encoding": "gzip"}, timeout=10)
+        assert page.status_code == 200
+        assert page.headers.get("content-encoding") == "gzip"
+        assert '"api_info_as_input"' not in page.text and "x" * 2000 in page.text
+        # API clients still get every schema (gradio_client reads them from /config).
+        config = requests.get(demo.local_url + "config", timeout=10).json()
+        assert any("api_info" in c for c in config["components"])
+    finally:
+        demo.close()

@@ -30,7 +30,7 @@ def charge(tickets, usd):
 def test_one_run_at_a_time_per_session_by_default():
     guard = Guard(Config())
     [ticket] = guard.admit("tab-a", "1.2.3.4")
-    with pytest.raises(RunRefused, match="Wait for it to finish, or stop it"):
+    with pytest.raises(RunRefused, match="Wait for it to finish, or stop it with its own Stop"):
         guard.admit("tab-a", "1.2.3.4")
     release(guard.admit("tab-b", "1.2.3.4"))  # another tab is another session
     ticket.release()

@@ -73,7 +73,7 @@ def test_render_shows_what_the_issue_asks_for(tmp_path):
     item = record(image=str(tmp_path / "o.png"), **{spec.PROMPT.name: "A <b>bold</b> fox"})
     page = history.render([item])
     assert "A &lt;b&gt;bold&lt;/b&gt; fox" in page
-    assert f"/gradio_api/file={tmp_path}" in page  # served by the app, not a CDN link
+    assert f"gradio_api/file={tmp_path}" in page  # served by the app, not a CDN link
     for fact in ("Seed", "5", "512×256", "PNG", "Safety Tolerance", "estimated $0.030, "
                  "charged $0.030", "2.5 s", 'data-action="restore"', 'data-action="use"',
                  URL_1):
@@ -146,10 +146,10 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
     live_app.wait_until(lambda: all(c["loaded"] for c in cards(page)), timeout=10,
                         message="history images to load")
     for card in shown:
-        assert card["src"].startswith("/gradio_api/file=")
+        assert card["src"].startswith("gradio_api/file=")  # relative: under a prefix too
         assert str(live_app.app.outputs.root) in card["src"]  # the app's copy, not the CDN
     assert "77" in shown[0]["facts"] and "256×384" in shown[0]["facts"]
-    assert "JPEG" in shown[0]["facts"] and "charged" in shown[0]["facts"]
+    assert "JPEG" in shown[0]["facts"] and "simulated — no charge" in shown[0]["facts"]
     assert "123" in shown[1]["facts"] and "512×512" in shown[1]["facts"]
     assert (shown[0]["refs"], shown[1]["refs"]) == (0, 3)
     live_app.artifacts.mkdir(exist_ok=True)
@@ -186,23 +186,28 @@ def test_history_restore_and_use_as_reference(page, app_sim, live_app, tmp_path)
     assert third["inputs"][3]["width"] == 256
 
 
-def test_estimate_beside_generate_and_charge_after(page, app_sim, live_app):
+def test_estimate_beside_generate_and_the_price_after_says_simulated(page, app_sim, live_app):
+    """Keyless, the page runs on the simulator: every price it shows says no money moved."""
     expect = _expect()
     box = page.locator("#cost-estimate .cost-estimate")
     # The two default references are URLs: their size is unknown here, so assumed (and said).
-    expect(box).to_contain_text("Estimated cost: $0.060", timeout=UI_MS)
+    expect(box).to_contain_text("Price on Wiro: $0.060 (simulated — no charge)", timeout=UI_MS)
     expect(box).to_contain_text("URL images assumed 1024×1024", timeout=UI_MS)
     page.click("#ref-clear")
-    expect(box).to_contain_text("Estimated cost: $0.030", timeout=UI_MS)
+    expect(box).to_contain_text("Price on Wiro: $0.030", timeout=UI_MS)
     expect(box).not_to_contain_text("URL images", timeout=UI_MS)
     open_advanced(page)
     set_number(page, "width", 2048)
     set_number(page, "height", 1024)
-    expect(box).to_contain_text("Estimated cost: $0.045", timeout=UI_MS)
+    expect(box).to_contain_text("Price on Wiro: $0.045", timeout=UI_MS)
     page.click("#generate")
     wait_done(page)
-    expect(page.locator("#cost-compare")).to_contain_text(
-        "Last run: estimated $0.045, charged $0.045", timeout=UI_MS)
+    line = page.locator("#cost-compare")
+    expect(line).to_contain_text("Last run: $0.045 simulated — no charge", timeout=UI_MS)
+    expect(line).not_to_contain_text("charged")
+    card = page.locator("#history .hist-card").first
+    expect(card.locator("[data-fact=cost]")).to_contain_text("$0.045 simulated — no charge")
+    expect(card.locator(".hist-task")).to_contain_text("simulated — no charge")
 
 
 def test_request_as_code_follows_the_inputs(page, app_sim):

@@ -491,3 +491,8 @@ def test_one_tab_downloading_several_times_at_once(make_store, image, tmp_path, 
     [left] = list((tmp_path / "outputs").rglob("*.zip"))
     assert zipfile.ZipFile(left).testzip() is None
     assert not list((tmp_path / "outputs").rglob("*.partial"))
+
+
+def test_a_count_of_results_reads_right():
+    assert result_views.results_count(1) == "1 result"
+    assert result_views.results_count(2) == "2 results"

@@ -3,6 +3,7 @@ without a run, survive a restart, and take the session along as a zip whose cont
 opens from disk."""
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
@@ -16,7 +17,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.app_process import start_app
-from tests.page_helpers import form_values, open_advanced, set_number
+from tests.page_helpers import form_values, open_advanced, ref_names, set_number
 from wiro.simulator import SimulatorServer, SimulatorState
 
 pytest_plugins = ["tests.app_harness"]
@@ -116,6 +117,11 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
                  for k in ("seed", "size", "format", "safety", "task", "references")}
         assert facts == {"seed": "4242", "size": "512×768", "format": "JPEG", "safety": "5",
                          "task": task["id"], "references": "1"}
+        # Made on the simulator: its price is no charge, and the page says so twice.
+        assert viewer.inner_text('[data-fact="cost"]').endswith("simulated — no charge")
+        expect(viewer.locator(".simulated")).to_contain_text("Made on the simulator")
+        # "Open in the app" sits at the top of the facts, in view on a desktop.
+        assert viewer.locator("#open-in-app").bounding_box()["y"] < 400
         wait_until(lambda: loaded_images(viewer, ".refs img.ref") == [True],
                    message="the reference thumbnail to load")
         live_app.artifacts.mkdir(exist_ok=True)
@@ -130,6 +136,11 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
             "height": "768", "seed": "4242", "safety": "5", "format": "jpeg", "refs": 1}
         wait_until(lambda: loaded_images(viewer, "#refs .thumbnail-item img") == [True],
                    message="the restored reference to show")
+        # The upload comes back under its own name, and the page says so where one looks.
+        assert ref_names(viewer) == ["harbour.png"]
+        expect(viewer.locator("#refs-note")).to_contain_text("own names (harbour.png)")
+        expect(viewer.locator("#run-status-box .run-status")).to_contain_text(
+            f"Restored every input of shared task {task['id']}")
         expect(viewer.locator("#run-status-box .run-status")).to_have_attribute(
             "data-kind", "idle")
         assert len(app_sim.tasks()) == runs_before  # opening and restoring cost nothing
@@ -137,9 +148,15 @@ def test_share_open_with_no_session_restore_without_a_run_then_delete(
         guessed = viewer.goto(f"{live_app.url}/share/{secrets.token_urlsafe(16)}")
         assert guessed.status == 404 and "Not found" in viewer.content()
 
-        # The maker deletes it: the link now says not found.
+        # The maker deletes it, once asked and sure: the link now says not found.
         open_keep(page)
         page.click("#unshare")
+        expect(page.locator("#delete-confirm")).to_contain_text("seed 4242", timeout=UI_MS)
+        page.click("#delete-no")
+        expect(page.locator("#delete-confirm")).to_be_hidden(timeout=UI_MS)
+        assert viewer.goto(link).status == 200  # Cancel deleted nothing
+        page.click("#unshare")
+        page.click("#delete-yes")
         expect(page.locator("#share-note")).to_contain_text("Deleted", timeout=UI_MS)
         gone = viewer.goto(link)
         assert gone.status == 404 and "Not found" in viewer.content()
@@ -183,8 +200,12 @@ def test_download_this_session_contact_sheet_opens_from_disk(
         for prompt in prompts:
             assert prompt in text
         assert "Seed" in text and "1024×1024" in text
+        assert text.count("simulated — no charge") >= 2  # each price, on the simulator
     finally:
         context.close()
+    runs = json.loads((folder / "runs.json").read_text())
+    assert [r["cost_note"] for r in runs] == ["simulated — no charge"] * 2
+    assert all(r["result"]["simulated"] is True for r in runs)
 
 
 def test_a_shared_link_survives_a_restart(browser, tmp_path):
@@ -233,8 +254,7 @@ def open_app(page, url):
 
 def kept_options(page):
     open_keep(page)
-    page.click("#share-pick input")
-    return page.locator("#share-pick [role=option]")
+    return page.locator("#share-pick .kept-item")
 
 
 def test_with_visitors_keys_each_browser_sees_only_its_own_results(tmp_path, browser):

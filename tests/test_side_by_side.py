@@ -59,6 +59,8 @@ def test_default_seeds_follow_the_pages_seed():
     assert side_by_side.default_seeds(None, 3) == f"{spec.SEED.default}, " \
         f"{spec.SEED.default + 1}, {spec.SEED.default + 2}"
     assert side_by_side.confirm_label(3) == "I understand this starts 3 paid runs"
+    assert side_by_side.confirm_label(3, simulated=True) == (
+        "I understand this starts 3 simulated runs (no charge)")
 
 
 # --- running together ----------------------------------------------------------------------
@@ -270,9 +272,11 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
     page.locator("#prompt textarea").fill("A lighthouse in a storm")
     open_side_by_side(page, "11, 22, 33")
     confirm = page.locator("#sbs-confirm")
-    expect(confirm).to_contain_text("I understand this starts 3 paid runs", timeout=UI_MS)
+    # The simulator charges nothing, and the page never says otherwise.
+    expect(confirm).to_contain_text("I understand this starts 3 simulated runs (no charge)",
+                                    timeout=UI_MS)
     expect(page.locator("#sbs-cost")).to_contain_text(
-        "Estimated cost: $0.090 (3 runs × $0.030)", timeout=UI_MS)
+        "Price on Wiro: $0.090 (3 runs × $0.030) (simulated — no charge)", timeout=UI_MS)
 
     runs_before = app_sim.run_calls
     page.click("#sbs-run")  # not confirmed: nothing starts, and that is said once
@@ -298,7 +302,7 @@ def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
     expect(page.locator("#sbs-status .run-status")).to_contain_text(
         "3 of 3 runs produced", timeout=UI_MS)
     expect(page.locator("#sbs-cost-compare")).to_contain_text(
-        "estimated $0.090, charged $0.090", timeout=UI_MS)
+        "Side by side (3 runs): $0.090 simulated — no charge", timeout=UI_MS)
     # Each batch asks again.
     expect(confirm.locator("input[type=checkbox]")).not_to_be_checked(timeout=UI_MS)
     tasks = [t for t in app_sim.tasks() if t["id"] not in before]
@@ -322,7 +326,7 @@ def test_each_slot_has_its_own_stop(page, app_sim, live_app, fresh_guard):
     app_sim.configure(hold_running=True)
     page.click("#ref-clear")
     open_side_by_side(page, "5, 6")
-    expect(page.locator("#sbs-confirm")).to_contain_text("starts 2 paid runs", timeout=UI_MS)
+    expect(page.locator("#sbs-confirm")).to_contain_text("starts 2 simulated runs", timeout=UI_MS)
     page.locator("#sbs-confirm input[type=checkbox]").check()
     page.click("#sbs-run")
     live_app.wait_until(lambda: len(app_sim.running_tasks()) == 2, timeout=20,
@@ -367,4 +371,4 @@ def test_new_seeds_of_the_same_count_keep_the_confirmation(live_app):
         shown = pool.submit(asyncio.run, app.demo.postprocess_data(block_fn, same, None)).result()
     assert len(shown) == 2  # both outputs answered: the ticked box and its count stand
     more = compare.seeds_changed({compare.seeds: "9, 10, 11", compare.runs_shown: 2})
-    assert more[compare.runs_shown] == 3 and "3 paid runs" in more[compare.confirm].label
+    assert more[compare.runs_shown] == 3 and "3 simulated runs" in more[compare.confirm].label

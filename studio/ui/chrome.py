@@ -29,7 +29,81 @@ STARTING_JS = """(...inputs) => {
   return inputs;
 }"""
 
-HEAD = """<script>
+# Gradio's markup, made right for screen readers as it renders: an empty image's
+# placeholder carries a label but no role; a gallery thumbnail's alt repeats the caption
+# beside it, and the footer's icons repeat their link's words (both read twice).
+A11Y_JS = """
+const fixMarkup = () => {
+  for (const e of document.querySelectorAll('.empty[aria-label]:not([role])'))
+    e.setAttribute('role', 'img');
+  const echoes = '.thumbnail-item img[alt]:not([alt=""]), footer img[alt]:not([alt=""])';
+  for (const img of document.querySelectorAll(echoes))
+    img.setAttribute('alt', '');
+};
+let pending = false;
+new MutationObserver(() => {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => { pending = false; fixMarkup(); });
+}).observe(document.documentElement, {childList: true, subtree: true});
+"""
+
+# The result fits the window: the image may be as tall as the window less what sits above it
+# (on a desktop, at the top of the page: header, status; on a phone, the status), measured
+# whenever the page changes.
+FIT_JS = """
+const fitResult = () => {
+  const main = document.querySelector('#main');
+  const col = document.querySelector('#result-col');
+  const block = document.querySelector('#result');
+  if (!main || !col || !block) return;
+  const desktop = matchMedia('(min-width: 1024px)').matches;
+  const top = desktop ? main.getBoundingClientRect().top + scrollY : 0;
+  const offset = (el) => el.getBoundingClientRect().top - col.getBoundingClientRect().top;
+  const status = document.querySelector('#run-status-box') || block;
+  // The progress frame sits in the status: it goes by the status's top, never its height.
+  main.style.setProperty('--result-above', Math.round(top + offset(block) + 16) + 'px');
+  main.style.setProperty('--status-above', Math.round(top + offset(status) + 16) + 'px');
+};
+let fitting = false;
+const refit = () => {
+  if (fitting) return;
+  fitting = true;
+  requestAnimationFrame(() => { fitting = false; fitResult(); });
+};
+new MutationObserver(refit).observe(document.documentElement,
+                                   {childList: true, subtree: true, characterData: true});
+addEventListener('resize', refit);
+"""
+
+# Gradio mounts each component as its code arrives, so the page grows piece by piece and
+# everything below the header jumps several times. The body of the page stays invisible (its
+# room is kept) until its controls are there and the page has been still for a moment; then
+# it shows at once. A few seconds at most, whatever happens. (Gradio's own loading sign would
+# drift down the growing page meanwhile: it is left out; the header shows.)
+READY_JS = """
+const showPage = () => {
+  document.documentElement.classList.add('page-ready');
+  building.disconnect();
+};
+const PARTS = ['#prompt textarea', '#generate', '#run-status-box .run-status',
+               '#cost-estimate .cost-estimate', '#width input', '#ratio input',
+               '#inspirations tbody tr', '#history .hist-empty, #history .hist-grid'];
+let still;
+const building = new MutationObserver(() => {
+  clearTimeout(still);
+  still = setTimeout(() => {
+    if (PARTS.every((part) => document.querySelector(part))) showPage();
+  }, 150);
+});
+building.observe(document.documentElement, {childList: true, subtree: true});
+setTimeout(showPage, 4000);
+"""
+
+HEAD = """<style>html:not(.page-ready) :is(#main, #main ~ *, footer) { visibility: hidden; }
+html:not(.page-ready) .gradio-container > .main > .wrap.full { display: none !important; }
+</style><script>
+""" + READY_JS + A11Y_JS + FIT_JS + """
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
   if (!event.target.closest || !event.target.closest('#prompt')) return;

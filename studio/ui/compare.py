@@ -35,9 +35,10 @@ class SideBySide:
                                     scale=3, elem_id="sbs-seeds")
             with gr.Column(scale=3):
                 self.cost = gr.HTML(cost.estimate_html(cost.estimate(estimate),
-                                                       side_by_side.MIN_SEEDS),
+                                                       side_by_side.MIN_SEEDS,
+                                                       simulated=self.simulated),
                                     elem_id="sbs-cost")
-                self.confirm = gr.Checkbox(label=side_by_side.confirm_label(side_by_side.MIN_SEEDS),
+                self.confirm = gr.Checkbox(label=self.confirm_label(side_by_side.MIN_SEEDS),
                                            value=False, elem_id="sbs-confirm")
             self.run_button = gr.Button("Compare seeds", variant="primary", scale=2,
                                         elem_id="sbs-run")
@@ -57,6 +58,13 @@ class SideBySide:
                                                 elem_id=f"sbs-stop-{slot}"))
 
     @property
+    def simulated(self) -> bool:
+        return self.page.backend.is_simulator
+
+    def confirm_label(self, runs: int) -> str:
+        return side_by_side.confirm_label(runs, simulated=self.simulated)
+
+    @property
     def outputs(self) -> set:
         return {self.status, self.cost_line, self.confirm, self.run_button, *self.columns,
                 *self.images, *self.statuses, *self.stops}
@@ -67,7 +75,7 @@ class SideBySide:
         if runs == data[self.runs_shown]:
             # Explicit skips: Gradio reads an empty dict as one (missing) output value.
             return {self.confirm: gr.skip(), self.runs_shown: gr.skip()}
-        return {self.confirm: gr.Checkbox(label=side_by_side.confirm_label(runs), value=False),
+        return {self.confirm: gr.Checkbox(label=self.confirm_label(runs), value=False),
                 self.runs_shown: runs}
 
     def said_once(self, status: RunStatus) -> dict:
@@ -98,7 +106,7 @@ class SideBySide:
             return
         if not data[self.confirm]:
             yield self.said_once(admission.refused(
-                f"Tick “{side_by_side.confirm_label(len(seeds))}” first.").status)
+                f"Tick “{self.confirm_label(len(seeds))}” first.").status)
             return
         values = self.form.values(data)
         entries = data[history]
@@ -143,7 +151,9 @@ class SideBySide:
                 if charged:
                     shown[self.cost_line] = cost.compare_html(
                         estimated * len(seeds) if estimated is not None else None,
-                        round(sum(charged), 6), f"Side by side ({len(charged)} charged runs)")
+                        round(sum(charged), 6),
+                        f"Side by side ({len(charged)} {'' if self.simulated else 'charged '}"
+                        f"run{'s' if len(charged) > 1 else ''})", simulated=self.simulated)
             yield shown
 
     def slot_stop(self, index: int):

@@ -118,6 +118,12 @@ class SizeInputs:
         gr.Markdown("Multiples of 16 from 64 to 2048, or 0 to match image 1. "
                     "1 MP ≈ 1024×1024.", elem_classes="field-help")
 
+    def restored(self, width: Any, height: Any) -> dict:
+        """The presets showing a restored size (none picked when no preset makes it)."""
+        ratio, megapixels = sizes.presets_of(width, height)
+        return {self.ratio: ratio, self.megapixels: megapixels if megapixels is not None
+                else gr.skip()}
+
     def apply(self, data: dict, first_image: tuple[int, int] | None) -> dict:
         width, height = sizes.preset(data[self.ratio], data[self.megapixels], first_image)
         return {self.width: width, self.height: height}
@@ -138,16 +144,60 @@ class AdvancedInputs:
             self.seed_marks = gr.HTML("", elem_id="seed-marks")
 
 
-def code_panel() -> tuple[gr.Code, gr.Code]:
-    """Request as code, full width: curl beside a whole Python script."""
-    with gr.Accordion("Request as code", open=False, elem_id="request-as-code"):
+# A code block's Copy button (the block is plain HTML: no editor to download for it).
+COPY_JS = """
+element.addEventListener('click', async (event) => {
+  const button = event.target.closest('button.code-copy');
+  if (!button) return;
+  const code = element.querySelector('pre');
+  try {
+    await navigator.clipboard.writeText(code ? code.innerText : '');
+    button.textContent = 'Copied';
+  } catch (error) {
+    button.textContent = 'Select the text to copy';
+  }
+  setTimeout(() => { button.textContent = 'Copy'; }, 2000);
+});
+"""
+
+
+def code_block(title: str, code: str) -> str:
+    return (f'<div class="code-block"><div class="code-head"><span>{html.escape(title)}</span>'
+            '<button type="button" class="code-copy">Copy</button></div>'
+            f'<pre tabindex="0" aria-label="{html.escape(title)}"><code>{html.escape(code)}'
+            "</code></pre></div>")
+
+
+@dataclass
+class CodePanel:
+    """Request as code, full width: curl beside a whole Python script. Built closed and
+    empty; filled when opened and kept up to date only while open (nothing to send, and no
+    code editor to load, for visitors who never open it)."""
+
+    accordion: gr.Accordion
+    curl: gr.HTML
+    python: gr.HTML
+    open: gr.State
+
+    def blocks(self, values: dict[str, Any]) -> dict:
+        return {self.curl: code_block("curl", snippets.curl(values)),
+                self.python: code_block("Python (requests): run, follow, download",
+                                        snippets.python(values))}
+
+    def wire(self, form: Form, events: dict[str, Any]) -> None:
+        def opened(data: dict) -> dict:
+            return {**self.blocks(form.values(data)), self.open: True}
+        self.accordion.expand(opened, form.model, [self.curl, self.python, self.open],
+                              **events)
+        self.accordion.collapse(lambda: False, None, [self.open], **events)
+
+
+def code_panel() -> CodePanel:
+    with gr.Accordion("Request as code", open=False, elem_id="request-as-code") as accordion:
         gr.Markdown("The exact Run request for the inputs above, signed like Wiro's docs; the "
                     "Python script also follows the task and downloads the image. Your key and "
                     "secret come from `$WIRO_API_KEY` / `$WIRO_API_SECRET`; never shown here.")
         with gr.Row(equal_height=False):
-            curl = gr.Code(snippets.curl(spec.defaults()), language="shell", label="curl",
-                           interactive=False, elem_id="code-curl")
-            python = gr.Code(snippets.python(spec.defaults()), language="python",
-                             label="Python (requests): run, follow, download",
-                             interactive=False, elem_id="code-python")
-    return curl, python
+            curl = gr.HTML("", js_on_load=COPY_JS, elem_id="code-curl")
+            python = gr.HTML("", js_on_load=COPY_JS, elem_id="code-python")
+    return CodePanel(accordion, curl, python, gr.State(False))

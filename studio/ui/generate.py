@@ -126,7 +126,8 @@ class Generate:
                  view.download: gr.File(value=record.image, visible=True),
                  view.details: record.details(),
                  view.use_as_reference: gr.Button(visible=True),
-                 view.cost_line: cost.compare_html(record.estimate_usd, record.cost_usd),
+                 view.cost_line: cost.compare_html(record.estimate_usd, record.cost_usd,
+                                                   simulated=record.simulated),
                  self.history: entries, self.history_html: hist.render(entries)}
         if images:
             shown[view.slider] = gr.update(value=(images[0], record.image), visible=True)

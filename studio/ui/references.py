@@ -1,15 +1,19 @@
 """The reference images as a gallery: thumbnails in send order, captioned "image 1…", with
 add (uploads, URLs), reorder and remove that keep the visitor's selection on the image they
-chose. The list itself is a State of entries (studio/references.py); the gallery shows it."""
+chose. The list itself is a State of entries (studio/references.py); the gallery shows it.
+
+The gallery is plain HTML, a button per thumbnail: Gradio's Gallery would bring a video
+player (about 150 KB) into a page that shows no video."""
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import gradio as gr
 
 from wiro import spec
 
-from .. import references, share_ui
+from .. import history, references, share_ui
 
 # The gallery's own selection lives in the browser; read it at the moment of the click, so a
 # quick "select, then move" never acts on a stale choice.
@@ -21,10 +25,59 @@ PICKED_JS = """(entries, picked) => {
 
 KEEP: Any = object()  # leave the gallery's selection as the browser has it
 
+# A click selects one thumbnail (a second click on it lets go); the selection outlives a
+# redraw unless the server names one (data-selected: an index, -1 for none).
+SELECT_JS = """
+if (!element.dataset.wired) {  // Gradio may run this again for the same element
+  element.dataset.wired = '1';
+  element.dataset.selected = '-1';
+  const apply = () => {
+    const grid = element.querySelector('.ref-grid');
+    if (!grid) return;
+    if (grid.dataset.selected !== undefined) {
+      element.dataset.selected = grid.dataset.selected;
+      delete grid.dataset.selected;
+    }
+    const selected = Number(element.dataset.selected);
+    grid.querySelectorAll('.thumbnail-item').forEach((item, index) => {
+      const on = index === selected;  // only real changes: this runs on every mutation
+      if (item.classList.contains('selected') !== on) item.classList.toggle('selected', on);
+      if (item.getAttribute('aria-pressed') !== String(on))
+        item.setAttribute('aria-pressed', String(on));
+    });
+  };
+  element.addEventListener('click', (event) => {
+    const item = event.target.closest('.thumbnail-item');
+    if (!item || !element.contains(item)) return;
+    const index = [...element.querySelectorAll('.thumbnail-item')].indexOf(item);
+    element.dataset.selected = String(index === Number(element.dataset.selected) ? -1 : index);
+    apply();
+  });
+  // Gradio redraws by patching the old markup in place (attributes included).
+  new MutationObserver(apply).observe(element, {childList: true, subtree: true,
+                                                attributes: true, characterData: true});
+  apply();
+}
+"""
 
-def gallery_value(entries: list[str]) -> list[tuple[str, str]]:
-    return [(entry, references.label(entries, n)) for n, entry in
-            enumerate(entries, start=1)]
+
+def thumbnail_src(entry: str) -> str:
+    return entry if references.is_url(entry) else history.file_url(entry)
+
+
+def gallery_html(entries: list[str], selected: int | None = KEEP) -> str:
+    """A button per image, in send order, captioned with its number and name."""
+    chosen = "" if selected is KEEP else f' data-selected="{-1 if selected is None else selected}"'
+    items = []
+    for number, entry in enumerate(entries, start=1):
+        caption = html.escape(references.label(entries, number))
+        items.append(
+            f'<button type="button" class="thumbnail-item" aria-pressed="false" '
+            f'title="{caption}"><img src="{html.escape(thumbnail_src(entry))}" alt="" '
+            f'width="96" height="96" loading="lazy" onerror="this.style.visibility=\'hidden\'">'
+            f'<span class="caption-label">{caption}</span></button>')
+    return (f'<div class="ref-grid" role="group" aria-label="Reference images" '
+            f'data-count="{len(entries)}"{chosen}>{"".join(items)}</div>')
 
 
 def first_size(entries: list[str]) -> tuple[int, int] | None:
@@ -38,11 +91,11 @@ class ReferencePanel:
 
     def __init__(self, initial: list[str]):
         self.entries = gr.State(list(initial))
-        self.gallery = gr.Gallery(
-            gallery_value(initial), label=f"{spec.INPUT_IMAGE.label}s, sent in this order "
-            "(the prompt calls them image 1, image 2, …)", columns=4, height="auto",
-            fit_columns=False, object_fit="contain", allow_preview=False, interactive=False,
-            buttons=[], visible=bool(initial), elem_id="refs")
+        gr.Markdown(f"**{spec.INPUT_IMAGE.label}s**, sent in this order (the prompt calls "
+                    "them image 1, image 2, …); click one to move or remove it.",
+                    elem_classes="refs-title")
+        self.gallery = gr.HTML(gallery_html(initial), js_on_load=SELECT_JS,
+                               visible=bool(initial), elem_id="refs")
         self.picked = gr.Number(-1, visible=False, elem_id="ref-picked")
         self.empty = gr.Markdown("No reference images: the prompt alone makes the image. Add "
                                  f"up to {references.MAX_ENTRIES} to edit or combine them.",
@@ -72,10 +125,8 @@ class ReferencePanel:
     def show(self, entries: list[str], note: str = "", selected: int | None = KEEP) -> dict:
         """Everything the panel shows for `entries`. `selected` (0-based) is the thumbnail to
         highlight; by default the browser keeps the one the visitor chose (adding images)."""
-        gallery = {"selected_index": selected} if selected is not KEEP else {}
         return {self.entries: entries,
-                self.gallery: gr.Gallery(gallery_value(entries), visible=bool(entries),
-                                         **gallery),
+                self.gallery: gr.HTML(gallery_html(entries, selected), visible=bool(entries)),
                 self.empty: gr.Markdown(visible=not entries), self.note: note}
 
     # --- handlers: each takes {component: value} and returns {component: value} ----------
