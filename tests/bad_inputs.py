@@ -57,7 +57,8 @@ def _set(**values: Any) -> Callable[[Path], dict[str, Any]]:
     return lambda folder: values
 
 
-W, H, S, SEED, F, P, I = (  # noqa: E741 — the labels' initials, for the table belowspec.WIDTH.label, spec.HEIGHT.label, spec.SAFETY_TOLERANCE.label,
+# The labels' initials, for the table below.
+W, H, S, SEED, F, P, I = (spec.WIDTH.label, spec.HEIGHT.label, spec.SAFETY_TOLERANCE.label,  # noqa: E741
                           spec.SEED.label, spec.OUTPUT_FORMAT.label, spec.PROMPT.label,
                           spec.INPUT_IMAGE.label)
 
