@@ -150,6 +150,8 @@ def launch_options() -> dict:
     return dict(
         css_paths=[HERE / "assets" / "style.css"], head=chrome.HEAD,
         allowed_paths=[str(outputs.root), str(HERE / "assets")], show_error=True,
+        # Gradio refuses a bigger file while it streams in (the rest: studio/bounds.py).
+        max_file_size=int(CONFIG.max_upload_mb * 1024 * 1024) or None,
         # Every run holds a worker thread while it waits on Wiro; Gradio's default of 40
         # would queue runs below the configured concurrency.
         max_threads=max(40, 2 * CONFIG.max_concurrent_runs + 8),

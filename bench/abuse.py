@@ -16,14 +16,32 @@ eight 64 MP PNGs (a few hundred kB each, as in issue 12's report). Then, in one 
 Goals (issue 12): at most 0.05 s of CPU per refused request, ratio at most 1.2×. Before the
 fix the report saw 23 s of CPU and 884 MB per refused request, and 40 s instead of 0.7 s.
 
-    python bench/abuse.py [--flooders 4] [--rate 10] [--runs 5] [--calls 20]
+Then (issue 17) what one visitor can make the app hold, for today's code (a git worktree of
+BASELINE_REV) beside ours, each app alone in live mode against a local simulator whose
+images are noisy 1024×1024 PNGs (about 3 MB, as real results are); every call is made as a
+script would (plain HTTP, no heartbeat):
+
+4. disk one visitor adds: a flood of 10 MB uploads, then loads of `/?restore=<token>` of a
+   result with four 5 MB references; the app's temporary and data folders before and after;
+5. memory added by 10 "Download this session" at once, for a tab with 12 runs;
+6. one run with eight 8000×8000 PNG references (then a side-by-side batch): the app's CPU,
+   and the CPU its thumbnails take;
+7. through all of it, the latency of a page request (GET /) every 0.1 s, beside idle.
+
+Goals (issue 17): a visitor adds at most the hour's quota (200 MB); 10 zips add ≤ 200 MB;
+thumbnails ≤ 1 s of CPU per run; no request waits more than 100 ms behind another's work.
+
+    python bench/abuse.py [--part refused|bounds|all] [--flooders 4] [--rate 10] [--runs 5]
+        [--calls 20] [--baseline-rev 9f87230] [--uploads 30] [--restores 5] [--seeds 2]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import requests  # noqa: E402
@@ -41,6 +60,7 @@ from PIL import Image  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from app_process import start_app  # noqa: E402
+from raw_gradio import RawGradio, new_session  # noqa: E402
 
 HONEST = "198.51.100.10"
 FLOODER = "203.0.113.66"
@@ -138,7 +158,7 @@ class Flood:
                     else:
                         self.accepted += 1
 
-    def __enter__(self) -> "Flood":
+    def __enter__(self) -> Flood:
         for thread in self.threads:
             thread.start()
         return self
@@ -157,14 +177,281 @@ def cpu_per_call(pid: int, url: str, fn_index: int, files: list[str], calls: int
         return (cpu_seconds(pid) - before) / calls
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--flooders", type=int, default=4)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help="refused heavy calls per second the flooders offer in all")
-    args = parser.parse_args()
+# --- issue 17: what one visitor can make the app hold, today's code beside ours ---------------
+
+BASELINE_REV = "9f87230"  # main when issue 17 was filed
+MB = 1024 * 1024
+BENCH_KEY, BENCH_SECRET = "bench-key", "bench-secret"
+
+
+def noisy_png(path: Path, edge: int, seed: int) -> Path:
+    Image.frombytes("RGB", (edge, edge), random.Random(seed).randbytes(edge * edge * 3)).save(
+        path, compress_level=1)
+    return path
+
+
+def heavy_results():
+    """The simulator's images as big as real ones (noise does not compress): ~3 MB PNGs."""
+    import io
+
+    from wiro.simulator import images
+
+    out = io.BytesIO()
+    Image.frombytes("RGB", (1024, 1024), random.Random(7).randbytes(1024 * 1024 * 3)).save(
+        out, "PNG", compress_level=1)
+    data = out.getvalue()
+    images.render = lambda *args: data  # the simulator's tasks render through the module
+    return len(data)
+
+
+def folder_bytes(*folders: Path) -> int:
+    return sum(p.stat().st_size for f in folders for p in Path(f).rglob("*")
+               if p.is_file() and not p.is_symlink())
+
+
+class Probe:
+    """A page request (GET /) every `every` seconds in a thread, timed."""
+
+    def __init__(self, url: str, every: float = 0.1):
+        self.url, self.every = url, every
+        self.times: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        with requests.Session() as session:
+            while not self.stop.wait(self.every):
+                started = time.perf_counter()
+                session.get(self.url, timeout=120).raise_for_status()
+                self.times.append(time.perf_counter() - started)
+
+    def __enter__(self) -> Probe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(130)
+
+    def text(self, idle: float) -> str:
+        if not self.times:
+            return "—"
+        worst = max(self.times)
+        return (f"median {statistics.median(self.times) * 1000:5.0f} ms, max "
+                f"{worst * 1000:6.0f} ms (+{max(0.0, worst - idle) * 1000:.0f} ms)")
+
+
+class RssPeak:
+    """The app's resident memory, sampled every 20 ms; its peak."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.02):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def __enter__(self) -> RssPeak:
+        self.peak = rss_mb(self.pid)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def thread_cpu(pid: int, prefix: str) -> float:
+    """CPU seconds of the process's threads whose names start with `prefix`."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().startswith(prefix):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return total
+
+
+def until_idle(pid: int, floor: float = 0.0, window: float = 1.0,
+               longest: float = 600.0) -> None:
+    """Wait until the app uses at most `floor` + 0.05 s of CPU a second (`floor`: what a
+    running Probe costs it), so background work such as thumbnails is done."""
+    deadline = time.monotonic() + longest
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before <= (floor + 0.05) * window:
+            return
+
+
+def ours_thumbnail_cpu(root: Path, sent: list[Path]) -> float:
+    """CPU of making thumbnails of the copies sent, once each (as keeping a run does)."""
+    script = ("import sys, time; sys.path.insert(0, sys.argv[1]); "
+              "from studio.results import make_thumbnail; t = time.process_time(); "
+              "[make_thumbnail(p) for p in sys.argv[2:]]; print(time.process_time() - t)")
+    out = subprocess.run([sys.executable, "-c", script, str(root), *map(str, sent)],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def measure(root: Path, folder: Path, args: argparse.Namespace, refs4: list[str],
+            heavy: list[str], ours: bool) -> dict:
+    """Every issue-17 figure for the app at `root`."""
+    from wiro.simulator import SimulatorServer, SimulatorState
+
+    figures: dict = {}
+    with SimulatorServer(SimulatorState(BENCH_KEY, BENCH_SECRET, pace=0)) as sim:
+        app = start_app(folder, {
+            "WIRO_API_KEY": BENCH_KEY, "WIRO_API_SECRET": BENCH_SECRET,
+            "WIRO_API_BASE_URL": sim.base_url, "WIRO_POLL_INTERVAL": "0.05",
+            "APP_DATA_DIR": str(folder / "data"), "APP_TRUST_PROXY_HEADERS": "1",
+            "APP_RUNS_PER_CLIENT_PER_HOUR": "0"}, root=root, timeout=120)
+        pid = app.process.pid
+        stored = [app.temp_dir, folder / "data"]
+        try:
+            cpu0 = cpu_seconds(pid)
+            with Probe(app.url) as idle:
+                time.sleep(3)
+            probing = (cpu_seconds(pid) - cpu0) / 3  # the app's CPU a second for the probe
+            figures["idle"] = statistics.median(idle.times)
+            flooder = {"X-Forwarded-For": f"10.9.9.9, {FLOODER}"}
+            honest = {"X-Forwarded-For": f"10.9.9.9, {HONEST}"}
+
+            # 4. disk: one visitor's uploads, as fast as the app takes them
+            before, started, accepted = folder_bytes(*stored), time.perf_counter(), 0
+            with Probe(app.url) as probe, requests.Session() as http:
+                for n in range(args.uploads):
+                    answer = http.post(f"{app.url}gradio_api/upload", headers=flooder,
+                                       files=[("files", (f"u{n}.bin", random.randbytes(
+                                           10 * MB)))], timeout=120)
+                    accepted += answer.status_code == 200
+            figures["uploads"] = (folder_bytes(*stored) - before, accepted,
+                                  time.perf_counter() - started, probe)
+
+            # ...and loads of a restore link (the result made by another visitor)
+            page = RawGradio(app.url, honest)
+            tab = new_session()
+            browser = page.open_page(tab)["output"]["data"][0]
+            page.add_references(tab, refs4)
+            page.generate(tab, "a result with four 5 MB references")
+            token = page.share_newest(tab, browser)
+            loader = RawGradio(app.url, flooder)
+            before, started = folder_bytes(*stored), time.perf_counter()
+            with Probe(app.url) as probe:
+                for _ in range(args.restores):
+                    loader.open_page(new_session(), restore=token)
+            figures["restores"] = (folder_bytes(*stored) - before,
+                                   time.perf_counter() - started, probe)
+
+            # 5. memory: 10 zips at once of a tab with 12 runs of ~3 MB images
+            zips_tab = new_session()
+            page.open_page(zips_tab)
+            for n in range(12):
+                page.generate(zips_tab, f"zip run {n}")
+            until_idle(pid)
+            rss0 = rss_mb(pid)
+            with RssPeak(pid) as peak, Probe(app.url) as probe:
+                page.download_session(zips_tab, times=10)
+            figures["zips"] = (peak.peak - rss0, rss0, probe)
+
+            # 6. one run with eight 64 MP references, then a side-by-side batch
+            heavy_tab = new_session()
+            page.open_page(heavy_tab)
+            page.add_references(heavy_tab, heavy)
+            until_idle(pid)
+            for label, action in [("run", lambda: page.generate(heavy_tab, "heavy refs")),
+                                  ("seeds", lambda: page.compare(
+                                      heavy_tab, ", ".join(str(s) for s in range(
+                                          1, args.seeds + 1)), "heavy refs"))]:
+                if label == "seeds" and args.seeds < 2:
+                    continue
+                cpu0, thumbs0 = cpu_seconds(pid), thread_cpu(pid, "thumbnails")
+                with Probe(app.url) as probe:
+                    action()
+                    until_idle(pid, probing)
+                figures[label] = (cpu_seconds(pid) - cpu0,
+                                  thread_cpu(pid, "thumbnails") - thumbs0, probe)
+            if ours:  # thumbnails are made in the run's own thread: timed apart, same files
+                sent = sorted(p for p in app.temp_dir.glob("flux2pro-references-*/*/*")
+                              if p.is_file())
+                figures["thumbs"] = ours_thumbnail_cpu(root, sent)
+        finally:
+            app.terminate()
+    return figures
+
+
+def bounds_beside_today(args: argparse.Namespace) -> None:
+    """Issue 17 (parts 4–7): today's code and ours, one after the other, in one run."""
+    with tempfile.TemporaryDirectory(prefix="bounds-bench-") as tmp:
+        work = Path(tmp)
+        baseline = work / "today"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
+                        str(baseline), args.baseline_rev], check=True)
+        try:
+            result_mb = heavy_results() / MB
+            refs4 = [str(noisy_png(work / f"ref-{n}.png", 1290, n)) for n in range(4)]
+            heavy = heavy_pngs(work)
+            ref_mb = sum(os.path.getsize(r) for r in refs4) / MB
+            heavy_kb = sum(os.path.getsize(h) for h in heavy) / 1024
+            found = {}
+            for label, root in (("today", baseline), ("ours", ROOT)):
+                (work / label).mkdir(exist_ok=True)
+                found[label] = measure(root, work / label, args, refs4, heavy, label == "ours")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(baseline)], check=False)
+    report(found, args, result_mb, ref_mb, heavy_kb)
+
+
+def report(found: dict, args: argparse.Namespace, result_mb: float, ref_mb: float,
+           heavy_kb: float) -> None:
+    today, ours = found["today"], found["ours"]
+
+    def line(label: str, a: str, b: str, goal: str = "") -> None:
+        print(f"  {label:<44} {a:>22}   {b:>22}   {goal}")
+
+    print(f"\nbounds bench (issue 17): today's code ({args.baseline_rev}) beside ours, live "
+          f"mode against a local simulator ({result_mb:.1f} MB images); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    line("", "today", "ours", "goal")
+    mb = {k: (f["uploads"][0] / MB, f["restores"][0] / MB) for k, f in found.items()}
+    line(f"disk added by {args.uploads} × 10 MB uploads",
+         f"{mb['today'][0]:.0f} MB in {today['uploads'][2]:.0f} s",
+         f"{mb['ours'][0]:.0f} MB in {ours['uploads'][2]:.0f} s")
+    line("  uploads accepted", f"{today['uploads'][1]} of {args.uploads}",
+         f"{ours['uploads'][1]} of {args.uploads}")
+    line(f"disk added by {args.restores} restore loads ({ref_mb:.0f} MB refs)",
+         f"{mb['today'][1]:.0f} MB in {today['restores'][1]:.1f} s",
+         f"{mb['ours'][1]:.1f} MB in {ours['restores'][1]:.1f} s")
+    rates = {k: (f["uploads"][0] + f["restores"][0]) / MB / max(
+        f["uploads"][2] + f["restores"][1], 1e-3) * 3600 for k, f in found.items()}
+    line("one visitor in an hour, at these rates", f"≈ {rates['today'] / 1024:.0f} GB",
+         f"≤ {min(rates['ours'], 200):.0f} MB (quota)", "≤ 200 MB")
+    line("memory added by 10 zips at once (12 runs)",
+         f"+{today['zips'][0]:.0f} MB (from {today['zips'][1]:.0f})",
+         f"+{ours['zips'][0]:.0f} MB (from {ours['zips'][1]:.0f})", "≤ 200 MB")
+    line(f"one run, 8 × 64 MP PNG refs ({heavy_kb:.0f} kB): app CPU",
+         f"{today['run'][0]:.1f} s", f"{ours['run'][0]:.1f} s")
+    line("  of which thumbnails", f"{today['run'][1]:.1f} s",
+         f"{ours.get('thumbs', 0.0):.2f} s", "≤ 1 s")
+    if "seeds" in today:
+        line(f"then side by side, {args.seeds} seeds: app CPU", f"{today['seeds'][0]:.1f} s",
+             f"{ours['seeds'][0]:.1f} s")
+        line("  of which thumbnails", f"{today['seeds'][1]:.1f} s", "0 (made once)", "≤ 1 s")
+    print(f"  page request (GET /) idle: median today {today['idle'] * 1000:.0f} ms, ours "
+          f"{ours['idle'] * 1000:.0f} ms; during each flood (+ max over idle; goal ≤ 100 ms):")
+    for key, label in [("uploads", "the upload flood"), ("restores", "the restore loads"),
+                       ("zips", "10 zips at once"), ("run", "the heavy run"),
+                       ("seeds", "the side-by-side batch")]:
+        if key in today:
+            print(f"    {label:<24} today {today[key][-1].text(today['idle'])}")
+            print(f"    {'':<24} ours  {ours[key][-1].text(ours['idle'])}")
+
+def refused_floods(args: argparse.Namespace) -> None:
+    """Issue 12: refused requests stay cheap (parts 1–3)."""
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as tmp:
         tmp_path = Path(tmp)
         per_hour = 2 * args.runs + 1  # the honest visitor's runs fit; the flooder's are used up
@@ -233,6 +520,28 @@ def main() -> None:
                   f"{os.cpu_count()} CPUs")
         finally:
             app.terminate()
+
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=["refused", "bounds", "all"], default="all")
+    parser.add_argument("--flooders", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help="refused heavy calls per second the flooders offer in all")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV,
+                        help="today's code, measured beside ours (issue 17's part)")
+    parser.add_argument("--uploads", type=int, default=30, help="10 MB uploads in the flood")
+    parser.add_argument("--restores", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=2, help="side by side after the heavy "
+                        "run (0: none)")
+    args = parser.parse_args()
+    if args.part in ("refused", "all"):
+        refused_floods(args)
+    if args.part in ("bounds", "all"):
+        bounds_beside_today(args)
 
 
 if __name__ == "__main__":

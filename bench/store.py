@@ -9,8 +9,9 @@ prunes the oldest, as on a long-running Space. Then, in one run:
   app's own routes), beside the same server answering a fixed page of the same size;
 - save: `ResultStore.keep` for three kinds of run — the simulator's image; a 1 MP
   photo-like PNG (about what FLUX.2 returns); and that plus a 12 MP JPEG upload as reference
-  image (copied; its thumbnail is made just after, off the save, and timed apart) — beside
-  a bare `shutil.copyfile` of the same image (the floor: what any keeping must do);
+  image (the 4 MP copy sent to Wiro is kept, with its thumbnail, made once per copy; the
+  thumbnail is also timed apart) — beside a bare `shutil.copyfile` of the same image (the
+  floor: what any keeping must do);
 - size: the data directory on disk (SQLite included) against APP_KEEP_RESULTS_MB.
 
     python bench/store.py [--runs 40]
@@ -40,10 +41,11 @@ from starlette.responses import HTMLResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from studio import result_views, results, share_ui  # noqa: E402
+from studio.config import Config  # noqa: E402
 from studio.datadir import Database  # noqa: E402
-from studio.config import Config
-from studio.results import ResultStore, _make_thumbnail  # noqa: E402
-from wiro import spec  # noqa: E402
+from studio.record import RunRecord, references_of  # noqa: E402
+from studio.results import ResultStore, make_thumbnail  # noqa: E402
+from wiro import spec, uploads  # noqa: E402
 from wiro.simulator.images import render  # noqa: E402
 
 STORED = 1000
@@ -62,13 +64,15 @@ def photo(path: Path, width: int, height: int, fmt: str, seed: int = 3) -> Path:
     return path
 
 
-def inputs(prompt: str, refs=()) -> dict:
-    return {**spec.defaults(), spec.PROMPT.name: prompt, spec.INPUT_IMAGE.name: list(refs)}
-
-
-def details(task: int) -> dict:
-    return {"task_id": str(task), "seed": task, "width": 1024, "height": 1024,
-            "format": "png", "total_seconds": 9.5, "cost_usd": 0.03}
+def run(task: int, prompt: str, image: Path, refs=(), sent=()) -> RunRecord:
+    """The RunRecord of a finished run (`sent`: the copies sent for `refs`)."""
+    inputs = {**spec.defaults(), spec.PROMPT.name: prompt, spec.SEED.name: task}
+    inputs.pop(spec.INPUT_IMAGE.name, None)
+    return RunRecord(task_id=str(task), inputs=inputs,
+                     references=references_of(list(refs), list(sent)), image=str(image),
+                     width=1024, height=1024, format="png", bytes=image.stat().st_size,
+                     cost_usd=0.03, estimate_usd=None, simulated=True, wiro_seconds=8.0,
+                     total_seconds=9.5)
 
 
 def timed(action, runs: int) -> list[float]:
@@ -118,16 +122,18 @@ def main() -> None:
         sim_png.write_bytes(render(1, "A kept result", 1024, 1024, "png"))
         flux_png = photo(work / "flux.png", 1024, 1024, "PNG")
         upload = photo(work / "upload.jpg", 4000, 3000, "JPEG")
+        [sent] = uploads.prepare_references([str(upload)], cache_dir=work / "sent")
         data = work / "data"
-        store = ResultStore(data, Config(keep_results=STORED, keep_results_mb=CAP_MB),
-                            database=Database(data))
+        # A public gallery, so the bench can list what it kept.
+        store = ResultStore(data, Config(keep_results=STORED, keep_results_mb=CAP_MB,
+                                         public_gallery=True), database=Database(data))
         results._store = store  # the share routes read the process's store
 
         started = time.perf_counter()
         task = iter(range(1, 10**9))
         for n in range(STORED):
-            store.keep(f"tab-{n % 50}", inputs(f"Result {n}: " + "word " * 30), details(
-                next(task)), sim_png)
+            store.keep(f"tab-{n % 50}", run(next(task), f"Result {n}: " + "word " * 30,
+                                            sim_png))
         fill = time.perf_counter() - started
         count, _ = store.usage()
         print(f"{spec.MODEL_TITLE} kept results: {count} stored (filled in {fill:.1f} s), "
@@ -169,12 +175,11 @@ def main() -> None:
                                    ("1 MP photo PNG, text to image", flux_png, []),
                                    ("1 MP photo PNG + 12 MP JPEG reference", flux_png,
                                     [str(upload)])]:
-            times = timed(lambda: store.keep("bench", inputs(label, refs),
-                                             details(next(task)), image), args.runs)
+            times = timed(lambda label=label, image=image, refs=refs: store.keep(
+                "bench", run(next(task), label, image, refs, [sent] * len(refs))), args.runs)
             print(row(label, times, floor))
-        store.flush()
-        thumbs = timed(lambda: _make_thumbnail(upload, work / "thumb.jpg"), args.runs)
-        print(row("then its thumbnail, in the background", thumbs))
+        thumbs = timed(lambda: make_thumbnail(sent), args.runs)
+        print(row("its thumbnail from the 4 MP copy sent (once)", thumbs))
 
         print("\ndata directory against its cap")
         count, recorded = store.usage()

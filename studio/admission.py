@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from wiro import InvalidInputError, RunRequest, spec, uploads, validate_inputs
 
-from . import cost
+from . import bounds, cost
 from .guards import Guard, RunRefused, Ticket
 from .record import Reference, references_of
 from .status import RunStatus
@@ -63,8 +63,10 @@ def invalid(problems: Iterable[str], visitor: Visitor | None = None) -> Refusal:
 def _logged(status: RunStatus, visitor: Visitor | None) -> Refusal:
     if visitor is not None:
         reason = " ".join([status.detail, *status.problems]).replace("\n", " ").strip()
-        log.warning("Run refused (%s) for %s%s: %s", status.kind, visitor.address,
-                    " via MCP" if visitor.via_mcp else "", reason[:300])
+        # At most APP_LOG_LINES_PER_CLIENT_PER_HOUR lines per visitor (studio/bounds.py).
+        bounds.current().log.warning(log, visitor.address, "Run refused (%s) for %s%s: %s",
+                                     status.kind, visitor.address,
+                                     " via MCP" if visitor.via_mcp else "", reason[:300])
     return Refusal(status)
 
 
@@ -120,38 +122,3 @@ def _entries(raw: Any) -> list[Any]:
             entry = getattr(entry, "path", None) or str(entry)
         found.append(str(entry).strip())
     return found
-
-
-# --- before Gradio reads an upload ----------------------------------------------------------
-
-class UploadGate:
-    """ASGI middleware: an upload from a visitor whose runs are used up (the hour, or the
-    day's spending) is answered 429 before Gradio parses and stores its files — the larger
-    part of what a refused heavy call costs. In bring-your-own-key mode it lets everything
-    through (the owner's budgets are not the visitors')."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if (scope.get("type") == "http" and scope.get("method") == "POST"
-                and scope.get("path", "").rstrip("/").endswith("/gradio_api/upload")):
-            from starlette.concurrency import run_in_threadpool
-            from starlette.datastructures import Headers
-            from starlette.responses import PlainTextResponse
-
-            from .gradio_patches import current_page
-
-            page = current_page()
-            # With visitors' own keys the owner's budgets do not apply; their page uploads
-            # carry no key to tell them apart, so none is held back.
-            if not page.byok:
-                peer = (scope.get("client") or (None,))[0]
-                visitor = Visitor(page.visitors.address(peer, Headers(scope=scope)), "")
-                # The ledger is in SQLite: never read it on the event loop.
-                reason = await run_in_threadpool(page.guard.budget_refusal, visitor.address)
-                if reason:
-                    _logged(RunStatus("refused", "Upload refused", reason), visitor)
-                    await PlainTextResponse(reason, status_code=429)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)

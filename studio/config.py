@@ -16,6 +16,14 @@ from typing import Any, Mapping
 from wiro.settings import Settings, documented, merged_environment, read, setting
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+            raise ValueError("must be origins like https://example.com, commas between")
+    return origins
+
+
 def _at_least_one(raw: str) -> int:
     number = float(raw)
     if number != int(number) or number < 1:
@@ -45,12 +53,27 @@ class Config:
     # Hugging Face Space): the visitor is the entry `trusted_proxy_hops` from the right.
     trust_proxy_headers: bool = setting("APP_TRUST_PROXY_HEADERS", False)
     trusted_proxy_hops: int = setting("APP_TRUSTED_PROXY_HOPS", 1, _at_least_one)
+    # Browsers may call the app only from its own origin; these origins too (comma list).
+    allowed_origins: tuple[str, ...] = setting("APP_ALLOWED_ORIGINS", (), _origins)
+
+    # --- what one visitor can make the app hold (0 = no cap)
+    max_upload_mb: float = setting("APP_MAX_UPLOAD_MB", 25.0)  # one uploaded file
+    max_request_mb: float = setting("APP_MAX_REQUEST_MB", 100.0)  # one request's body
+    upload_mb_per_client_per_hour: float = setting("APP_UPLOAD_MB_PER_CLIENT_PER_HOUR", 200.0)
+    # The temporary files (uploads, Gradio's cache, results, shrunk copies), all together.
+    temp_mb: float = setting("APP_TEMP_MB", 2048.0)
+    zips_at_once: int = setting("APP_ZIPS_AT_ONCE", 2, _at_least_one)
+    log_lines_per_client_per_hour: int = setting("APP_LOG_LINES_PER_CLIENT_PER_HOUR", 60)
 
     # --- what survives a restart, and kept results
     data_dir: Path = setting("APP_DATA_DIR", Path(".data"))
     keep_results: int = setting("APP_KEEP_RESULTS", 1000)
     keep_results_mb: float = setting("APP_KEEP_RESULTS_MB", 1024.0)
+    # One result's files (at most a tenth of APP_KEEP_RESULTS_MB): what one run can evict.
+    keep_result_mb: float = setting("APP_KEEP_RESULT_MB", 32.0)
     sharing: bool = setting("APP_SHARING", True)
+    # Everyone's recent runs (prompts, reference images) listed to every visitor.
+    public_gallery: bool = setting("APP_PUBLIC_GALLERY", False)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None,

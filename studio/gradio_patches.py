@@ -7,20 +7,31 @@ upgrade makes it a no-op, and one that fails on any other Gradio release, so the
 read again before an upgrade lands.
 
 1. Uvicorn must not take a visitor's X-Forwarded-For for the peer (FORWARDED_ALLOW_IPS).
-2. The app Gradio builds gets our ASGI middleware in front (`MIDDLEWARE`).
+2. The app Gradio builds gets our ASGI middleware in front (`_middleware()`, studio/bounds.py).
 3. Gradio's MCP server: a list of files works as a tool argument, an endpoint with two
    outputs answers with an image and a text, and each caller is vouched for on the loopback
    call Gradio makes back into the app (studio/visitors.py counts them).
 4. Components: a number or text box hands over what was sent (`as_sent`), and an API
    parameter carries the spec's description (`describe_parameter`).
-5. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
+5. A password box's value never enters the session's copy of the page config (which
+   Gradio's deep links write to disk and serve back).
+6. A visitor's malformed input (a file entry that is not one, a path that was not uploaded,
+   a value outside a dropdown's choices) is refused with one line in the log, not a
+   traceback: Gradio prints one for every error in its own preprocessing.
+7. A file input given as a URL (API and MCP callers) is fetched by Gradio into its cache:
+   the fetch stops at APP_MAX_UPLOAD_MB instead of reading any size into memory.
+8. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
    the config in the page leaves out each component's API schema, which only API clients
    read (from /config and /info, both left whole).
 """
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
+
+import gradio as gr
 
 GRADIO_VERSION = "6.31.0"
 
@@ -48,6 +59,35 @@ def install(page: Any) -> None:
     if "lean_page" not in _installed:
         _lean_page_config()
         _installed.add("lean_page")
+    if "session_config" not in _installed:
+        _keep_passwords_out_of_session_config()
+        _installed.add("session_config")
+    if "preprocess" not in _installed:
+        _refuse_malformed_input_quietly()
+        _installed.add("preprocess")
+    if "url_fetch" not in _installed:
+        _bound_url_fetches()
+        _installed.add("url_fetch")
+    _configure_bounds(page)
+
+
+def _configure_bounds(page: Any) -> None:
+    """The bounds the middleware applies, from the page's settings; its temporary files are
+    Gradio's upload folder, the page's result files and the shrunk references."""
+    from gradio.utils import get_upload_folder
+
+    from wiro import uploads
+
+    from . import bounds
+    from .config import Config
+
+    outputs = getattr(page, "outputs", None)
+
+    def folders() -> list[Path]:
+        found = [Path(get_upload_folder()), uploads.default_cache_dir()]
+        return found + ([Path(outputs.root)] if outputs is not None else [])
+
+    bounds.configure(getattr(page, "config", None) or Config(), folders)
 
 
 # --- 2. middleware -------------------------------------------------------------------------
@@ -56,10 +96,10 @@ def _middleware() -> list[type]:
     """Outermost first."""
     from starlette.middleware.gzip import GZipMiddleware
 
-    from .admission import UploadGate
+    from .bounds import OriginGate, QuietRoutes, UploadGate
 
     # Gzip skips event streams (the queue's updates) and files already compressed (images).
-    return [GZipMiddleware, UploadGate]
+    return [GZipMiddleware, OriginGate, QuietRoutes, UploadGate]
 
 
 def _add_middleware() -> None:
@@ -155,6 +195,124 @@ def _replace_mcp_server() -> None:
             return endpoint, args, headers, block_fn
 
     gradio_mcp.GradioMCPServer = GradioMCPServer
+
+
+# --- 5. password boxes stay out of the session's config ------------------------------------
+
+def is_password_box(block: Any) -> bool:
+    return isinstance(block, gr.Textbox) and getattr(block, "type", None) == "password"
+
+
+def _keep_passwords_out_of_session_config() -> None:
+    from gradio.state_holder import SessionState
+
+    original = SessionState._update_value_in_config
+
+    # Every input value an event receives is written into the session's copy of the config,
+    # which /gradio_api/deep_link saves to a file and /config?deep_link= serves back.
+    def _update_value_in_config(self: Any, key: int, value: Any) -> None:
+        if is_password_box(self.blocks_config.blocks.get(key)):
+            value = ""
+        original(self, key, value)
+
+    _update_value_in_config.patched_by_studio = True  # type: ignore[attr-defined]
+    SessionState._update_value_in_config = _update_value_in_config
+
+
+# --- 6. malformed input: refused in one line --------------------------------------------------
+
+_request: ContextVar[Any] = ContextVar("studio_gradio_request", default=None)
+
+
+def _refuse_malformed_input_quietly() -> None:
+    from gradio.blocks import Blocks
+
+    process_api, preprocess_data = Blocks.process_api, Blocks.preprocess_data
+
+    async def process_api_with_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _request.set(kwargs.get("request"))  # for the refusal's log line
+        return await process_api(self, *args, **kwargs)
+
+    # Everything raised here comes from Gradio reading the visitor's values (file entries,
+    # paths, choices), before any of the app's functions runs.
+    async def quiet_preprocess_data(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await preprocess_data(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 — every one is the visitor's input
+            raise malformed_input(exc, _request.get()) from None
+
+    process_api_with_request.patched_by_studio = True  # type: ignore[attr-defined]
+    quiet_preprocess_data.patched_by_studio = True  # type: ignore[attr-defined]
+    Blocks.process_api = process_api_with_request
+    Blocks.preprocess_data = quiet_preprocess_data
+
+
+def malformed_input(exc: Exception, request: Any) -> gr.Error:
+    """The error the visitor sees (Gradio's own words, first line), logged once for them."""
+    from . import bounds
+
+    if isinstance(exc, gr.Error):
+        reason = str(exc.message)
+    elif hasattr(exc, "errors"):  # pydantic: where and what, without echoing the value
+        first = exc.errors()[0]
+        reason = f"{first.get('msg', 'not valid')} (at {'/'.join(map(str, first['loc']))})"
+    else:
+        reason = str(exc).split("\n", 1)[0]
+    reason = reason[:300]
+    address = "unknown"
+    if request is not None and _page:
+        address = current_page().visitors.identify(request, "").address
+    bounds.current().log.warning(bounds.log, address, "Request refused (malformed input) "
+                                 "for %s: %s", address, reason)
+    return gr.Error(f"That request's inputs are not in a form this app takes: {reason}",
+                    print_exception=False)
+
+
+# --- 7. URL inputs fetched no further than an upload may be ------------------------------------
+
+def _bound_url_fetches() -> None:
+    import gradio.processing_utils as processing_utils
+
+    processing_utils.async_ssrf_protected_get = bounded_ssrf_protected_get
+
+
+async def bounded_ssrf_protected_get(url: str) -> Any:
+    """Gradio's SSRF-protected GET (each hop's host checked by safehttpx, Gradio's own list
+    of trusted hosts, at most MAX_REDIRECTS), with the body read as a stream and refused once
+    over APP_MAX_UPLOAD_MB: Gradio's reads any size into memory before writing it to disk."""
+    from urllib.parse import urljoin
+
+    import gradio.processing_utils as processing_utils
+    import httpx
+    import safehttpx
+
+    from . import bounds
+
+    limit = int(bounds.current().config.max_upload_mb * bounds.MB) or None
+    for _ in range(processing_utils.MAX_REDIRECTS + 1):
+        host = httpx.URL(url).host
+        if not host:
+            raise ValueError(f"URL {url} does not have a valid hostname")
+        transport = None if safehttpx.matches_domain_whitelist(
+            host, processing_utils.PUBLIC_HOSTNAME_WHITELIST) else \
+            safehttpx.AsyncSecureTransport(await safehttpx.async_validate_url(host))
+        async with httpx.AsyncClient(transport=transport) as client, \
+                client.stream("GET", url) as response:
+            if response.has_redirect_location:
+                url = urljoin(str(response.url), response.headers["Location"])
+                continue
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if limit and len(body) > limit:
+                    raise ValueError(f"the file at {url[:100]} is over the maximum allowed "
+                                     f"size of {limit:,} bytes")
+            # The body is decoded already: the headers must not say it is compressed.
+            headers = {k: v for k, v in response.headers.items() if k.lower() not in
+                       ("content-encoding", "content-length", "transfer-encoding")}
+            return httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                                  request=response.request)
+    raise ValueError(f"Exceeded maximum of {processing_utils.MAX_REDIRECTS} redirects.")
 
 
 # --- 4. components -------------------------------------------------------------------------

@@ -39,16 +39,23 @@ class OutputStore:
     def _folder(self, session: str) -> Path:
         return self.root / folder_name(session)
 
-    def save(self, session: str, filename: str, data: bytes, subfolder: str = "") -> Path:
-        """`subfolder` (one level, inside the session's folder) keeps two files of the same
-        name apart, each under the name a visitor knows it by."""
+    def path(self, session: str, filename: str) -> Path:
+        """Where the session's file `filename` goes (its folder made)."""
         folder = self._folder(session)
-        if subfolder:
-            folder = folder / _file_name(subfolder)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / _file_name(filename)
+        return folder / _file_name(filename)
+
+    def save(self, session: str, filename: str, data: bytes) -> Path:
+        path = self.path(session, filename)
         path.write_bytes(data)
         return path
+
+    def clear(self, session: str, prefix: str, keep: str = "") -> None:
+        """Delete the session's files whose names start with `prefix`, but `keep`."""
+        folder = self._folder(session)
+        for path in folder.glob(_file_name(prefix) + "*") if folder.is_dir() else ():
+            if path.name != keep:
+                path.unlink(missing_ok=True)
 
     def drop(self, session: str) -> None:
         """Forget a session's files once its tab is gone, so memory and disk stay bounded."""

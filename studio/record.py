@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 from wiro import spec
@@ -73,7 +73,9 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunRecord:
-        values = dict(data)
+        """Keys it does not know are left out (runs.json adds a readable time)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
         values["references"] = tuple(Reference(**r) for r in values.get("references") or ())
         return cls(**values)
 
@@ -94,3 +96,4 @@ def references_of(entries: list[Any], sent: list[Any]) -> tuple[Reference, ...]:
         else:
             kept.append(Reference("upload", name=os.path.basename(text), path=str(copy)))
     return tuple(kept)
+

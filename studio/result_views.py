@@ -1,5 +1,6 @@
 """Kept results as people see them outside the app: the read-only page behind a share link,
-and the session zip (images as Wiro returned them, runs.json, an offline contact sheet).
+and the session zip (images as Wiro returned them, runs.json, an offline contact sheet),
+written to a file as it goes. Both read the result's RunRecord.
 
 Plain HTML with inline CSS and no script: a shared page loads nothing but its own image and
 thumbnails, and the contact sheet opens from disk with relative paths only.
@@ -7,11 +8,13 @@ thumbnails, and the contact sheet opens from disk with relative paths only.
 from __future__ import annotations
 
 import html
-import io
 import json
+import os
+import secrets
 import time
 import zipfile
-from typing import Iterable
+from dataclasses import replace
+from typing import Collection, Iterable
 from urllib.parse import quote
 
 from wiro import spec
@@ -64,7 +67,7 @@ def _size_asked(inputs: dict) -> str:
 
 def simulated(result: Result) -> bool:
     """Made by the built-in simulator: a placeholder image, and nothing was charged."""
-    return bool(result.details.get("simulated"))
+    return bool(result.record.simulated)
 
 
 def _simulated_note(result: Result) -> str:
@@ -76,21 +79,20 @@ def _simulated_note(result: Result) -> str:
 
 def facts(result: Result) -> list[tuple[str, str, str]]:
     """(key, label, text) for the settings a viewer wants to see."""
-    inputs, details = result.inputs, result.details
-    got = f"{details.get('width')}×{details.get('height')}"
-    seconds = details.get("total_seconds")
-    charged = details.get("cost_usd")
+    record = result.record
+    inputs = record.inputs
+    got = f"{record.width}×{record.height}"
     return [
-        ("seed", "Seed", str(inputs.get(spec.SEED.name))),
+        ("seed", "Seed", str(record.seed)),
         ("size", "Size", got if got == _size_asked(inputs) else
          f"{got} (asked {_size_asked(inputs)})"),
-        ("format", spec.OUTPUT_FORMAT.label, str(details.get("format") or
+        ("format", spec.OUTPUT_FORMAT.label, str(record.format or
                                                  inputs.get(spec.OUTPUT_FORMAT.name)).upper()),
         ("safety", spec.SAFETY_TOLERANCE.label, str(inputs.get(spec.SAFETY_TOLERANCE.name))),
-        ("references", "Reference images", str(len(result.references))),
-        ("cost", "Cost", spent_text(charged, simulated(result))),
-        ("time", "Time", f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "—"),
-        ("task", "Wiro task", result.task_id),
+        ("references", "Reference images", str(len(record.references))),
+        ("cost", "Cost", spent_text(record.cost_usd, record.simulated)),
+        ("time", "Time", f"{record.total_seconds:.1f} s"),
+        ("task", "Wiro task", record.task_id),
         ("when", "Made", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(result.created))),
     ]
 
@@ -108,20 +110,21 @@ def _refs_html(result: Result, src) -> str:
     parts = []
     for number, ref in enumerate(result.references, start=1):
         address = src(number, ref)
-        title = html.escape(ref.get("url") or ref.get("name") or f"image {number}")
+        title = html.escape(ref.url or ref.name or f"image {number}")
         parts.append(f'<img class="ref" src="{html.escape(address)}" alt="image {number}" '
                      f'title="image {number}: {title}">' if address else
                      f'<span title="{title}">image {number} (no preview)</span> ')
     return f'<div class="refs" data-count="{len(result.references)}">{"".join(parts)}</div>'
 
 
-def share_page(result: Result, token: str) -> str:
+def share_page(result: Result, token: str, thumbnails: Collection[int] = ()) -> str:
     """The read-only view behind /share/<token>. Links are relative to it, so it works under
-    whatever path the app is served from; "Open in the app" only fills in the inputs."""
+    whatever path the app is served from; "Open in the app" only fills in the inputs.
+    `thumbnails`: the numbers of the references that have one."""
     def ref_src(number, ref):
-        if ref.get("kind") == "url":
-            return ref.get("url")
-        return f"{token}/ref/{number}" if ref.get("thumb") else None
+        if ref.kind == "url":
+            return ref.url
+        return f"{token}/ref/{number}" if number in thumbnails else None
     title = f"{spec.MODEL_TITLE} result"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -152,8 +155,8 @@ NOT_FOUND = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 # --- the session zip ----------------------------------------------------------------------
 
 def _zip_names(number: int, result: Result) -> tuple[str, str]:
-    stem = f"{number:03d}-task{result.task_id}-seed{result.inputs.get(spec.SEED.name)}"
-    return stem, f"images/{stem}.{result.image.rsplit('.', 1)[-1]}"
+    stem = f"{number:03d}-task{result.task_id}-seed{result.record.seed}"
+    return stem, f"images/{stem}.{result.record.image.rsplit('.', 1)[-1]}"
 
 
 def results_count(count: int) -> str:
@@ -165,7 +168,7 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
     sections = []
     for result, image_path, thumbs in entries:
         def ref_src(number, ref, thumbs=thumbs):
-            if ref.get("kind") == "url":
+            if ref.kind == "url":
                 return None  # offline: a remote image would not show
             return thumbs[number - 1]
         sections.append(
@@ -175,9 +178,9 @@ def contact_sheet(entries: list[tuple[Result, str, list[str | None]]]) -> str:
             f'<div class="facts">{_simulated_note(result)}'
             f'<p class="prompt">{html.escape(result.prompt)}</p>{_facts_html(result)}'
             f"<div><b>Reference images</b></div>{_refs_html(result, ref_src)}"
-            + "".join(f'<div class="refs"><span>image {n}: {html.escape(r["url"])}</span></div>'
-                      for n, r in enumerate(result.references, start=1) if r.get("kind") ==
-                      "url") + "</div></section>")
+            + "".join(f'<div class="refs"><span>image {n}: {html.escape(r.url)}</span></div>'
+                      for n, r in enumerate(result.references, start=1) if r.kind == "url")
+            + "</div></section>")
     body = "".join(sections) or "<p>No finished runs in this session.</p>"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -187,31 +190,51 @@ first</h1>{body}<footer>Images are the files Wiro returned; every input and resu
 runs.json.</footer></main></body></html>"""
 
 
-def session_zip(store: ResultStore, results: Iterable[Result]) -> bytes:
-    """Every image as Wiro returned it, runs.json, and the contact sheet index.html."""
-    buffer = io.BytesIO()
+def runs_entry(result: Result, image_path: str, thumbs: list[str | None]) -> dict:
+    """A result in runs.json: the record, its files named as in the zip."""
+    record = result.record.moved(image=image_path, references=tuple(
+        replace(ref, path=thumb or "") for ref, thumb in zip(result.references, thumbs)))
+    entry = {**record.as_json(), "finished_at_utc": time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(result.created))}
+    if record.simulated:  # a simulator's price is no charge: say so beside it
+        entry["cost_note"] = SIMULATED
+    return entry
+
+
+def session_zip(store: ResultStore, results: Iterable[Result], target: str | os.PathLike) -> int:
+    """Write the zip to `target`: every image as Wiro returned it, runs.json, and the contact
+    sheet index.html. Files are streamed from disk, so memory stays small whatever the
+    session holds. Returns how many results went in."""
+    # Whole or absent, under a name of its own: the same tab may be zipping twice at once.
+    folder, name = os.path.split(os.fspath(target))
+    partial = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.partial")
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            count = _write_zip(store, results, archive)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return count
+
+
+def _write_zip(store: ResultStore, results: Iterable[Result], archive: zipfile.ZipFile) -> int:
     runs, sheet = [], []
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for number, result in enumerate(results, start=1):
-            image = store.file(result, result.image)
-            if image is None:
-                continue
-            stem, image_path = _zip_names(number, result)
-            archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
-            thumbs: list[str | None] = []
-            for index in range(1, len(result.references) + 1):
-                thumb = store.thumbnail(result, index)
-                if thumb is None:
-                    thumbs.append(None)
-                    continue
-                name = f"references/{stem}-image{index}{thumb.suffix}"
+    for number, result in enumerate(results, start=1):
+        image = store.image(result)
+        if image is None:
+            continue
+        stem, image_path = _zip_names(number, result)
+        archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
+        thumbs: list[str | None] = []
+        for index in range(1, len(result.references) + 1):
+            thumb = store.thumbnail(result, index)
+            name = f"references/{stem}-image{index}{thumb.suffix}" if thumb else None
+            if thumb:
                 archive.write(thumb, name)
-                thumbs.append(name)
-            run = {**result.as_json(), "image_file": image_path}
-            if simulated(result):  # a simulator's price is no charge: say so beside it
-                run["cost_note"] = SIMULATED
-            runs.append(run)
-            sheet.append((result, image_path, thumbs))
-        archive.writestr("runs.json", json.dumps(runs, indent=2, ensure_ascii=False))
-        archive.writestr("index.html", contact_sheet(sheet))
-    return buffer.getvalue()
+            thumbs.append(name)
+        runs.append(runs_entry(result, image_path, thumbs))
+        sheet.append((result, image_path, thumbs))
+    archive.writestr("runs.json", json.dumps(runs, indent=2, ensure_ascii=False))
+    archive.writestr("index.html", contact_sheet(sheet))
+    return len(runs)

@@ -1,20 +1,29 @@
-"""Kept results: every finished run, stored in the app's data directory so it survives a
-restart, can be shared by an unguessable link, and downloaded with its session.
+"""Kept results: every finished run (a `RunRecord`), stored in the app's data directory so it
+survives a restart, can be shared by an unguessable link, and downloaded with its session.
 
 One row per result in the app's SQLite database (studio/datadir.py; tables `results` and
 `results_meta`) and one folder of files under `<APP_DATA_DIR>/results/<id>/`: the image with
-the bytes Wiro returned, and for each uploaded reference image a copy plus a small thumbnail
-(URL references are kept as their URL: fetching a visitor's URL on the server is not
-something a demo should do). Bounded by `APP_KEEP_RESULTS` (count) and `APP_KEEP_RESULTS_MB`;
-the oldest results go first, files and all.
+the bytes Wiro returned and, for each uploaded reference, the copy that was sent to Wiro
+(already shrunk to what the model uses) as `refs/<n>/<name>` with a thumbnail beside it,
+`refs/<n>-thumb.jpg|png`. URL references are kept as their URL (fetching a visitor's URL on
+the server is not something a demo should do). The row's record holds paths relative to the
+folder; `Result.record` has them as this server's paths.
 
-Who sees what: with the owner's key every result's owner is "" (everyone using the demo sees
-the recent ones); in bring-your-own-key mode the owner is the visitor's browser id, so a
-visitor's results are theirs alone until they share one. Ids, tokens and file names are all
-made here; text from a visitor is only ever compared with them, never used as a path.
+Bounds: `APP_KEEP_RESULTS` (count) and `APP_KEEP_RESULTS_MB` (the oldest go first, files and
+all), and per result `APP_KEEP_RESULT_MB` (at most a tenth of the store): a result over it
+keeps its image and thumbnails without the reference copies, so one run never evicts more
+than its share. Thumbnails are made once per sent copy, from at most a sent copy's pixels,
+in the thread that keeps the run (never on the event loop).
+
+Who sees what: a result belongs to the browser that made it (its random id, kept in the
+browser's local storage; the tab until it has one), in every mode: only that browser lists,
+shares and deletes it, until it shares a link. `APP_PUBLIC_GALLERY=1` lists everyone's recent
+results to every visitor. Ids, tokens and file names are all made here; text from a visitor
+is only ever compared with them, never used as a path.
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -24,18 +33,17 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from PIL import Image
 
-from wiro import spec
+from wiro import spec, uploads
 
 from .config import Config
 from .datadir import Database, open_database
-from .record import RunRecord
+from .record import Reference, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +51,13 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     id TEXT PRIMARY KEY,          -- also the folder name under results/
     created REAL NOT NULL,
-    owner TEXT NOT NULL,          -- '' = everyone (owner's key); else a browser id
+    owner TEXT NOT NULL,          -- the browser id (or tab:<session>) that may list it
     browser TEXT NOT NULL,        -- the browser that made it: may delete it
     session TEXT NOT NULL,        -- the tab that made it: "Download this session"
     task_id TEXT NOT NULL,
     image TEXT NOT NULL,          -- file name inside the result's folder
-    bytes INTEGER NOT NULL,       -- every file of the result, for the megabyte cap
-    record TEXT NOT NULL,         -- JSON: inputs, details, references
+    bytes INTEGER NOT NULL,       -- every file of the result, for the megabyte caps
+    record TEXT NOT NULL,         -- RunRecord.as_json(), paths relative to the folder
     share_token TEXT UNIQUE
 );
 CREATE INDEX IF NOT EXISTS results_by_created ON results(created);
@@ -59,13 +67,18 @@ CREATE TABLE IF NOT EXISTS results_meta (key TEXT PRIMARY KEY, value TEXT NOT NU
 """
 
 RESULTS_FOLDER = "results"
+MB = 1024 * 1024
 THUMB_EDGE = 256
+# A sent copy is at most 4 MP (wiro.uploads); a thumbnail never decodes more than that.
+THUMB_MAX_PIXELS = int(uploads.MAX_REFERENCE_MEGAPIXELS * 1_000_000 * 1.05)
+THUMB_CACHE = 256  # thumbnails remembered by sent copy: side by side keeps each ref N times
 # secrets.token_urlsafe(16): 128 random bits in 22 characters. Anything else is not a token.
 TOKEN_BYTES = 16
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 ID_PATTERN = re.compile(r"[0-9a-f]{20}")
 BROWSER_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 _EXTENSION = re.compile(r"[a-z0-9]{1,5}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9 _.()-]")
 
 
 def valid_token(token: Any) -> bool:
@@ -87,72 +100,97 @@ class Result:
     owner: str
     browser: str
     session: str
-    task_id: str
-    image: str
     bytes: int
     share_token: str | None
-    record: dict = field(default_factory=dict)
+    record: RunRecord  # paths are this server's (inside the result's folder)
 
     @property
-    def inputs(self) -> dict:
-        return self.record.get("inputs") or {}
-
-    @property
-    def details(self) -> dict:
-        return self.record.get("details") or {}
-
-    @property
-    def references(self) -> list[dict]:
-        return list(self.inputs.get(spec.INPUT_IMAGE.name) or [])
+    def task_id(self) -> str:
+        return self.record.task_id
 
     @property
     def prompt(self) -> str:
-        return str(self.inputs.get(spec.PROMPT.name) or "")
+        return self.record.prompt
 
-    def as_json(self) -> dict:
-        """Every input and result field, as runs.json carries them."""
-        return {"task_id": self.task_id, "finished_at": self.created,
-                "finished_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                 time.gmtime(self.created)),
-                "inputs": self.inputs, "result": self.details,
-                "estimate_usd": self.record.get("estimate_usd")}
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        return self.record.references
 
 
-def _row(row) -> Result:
+def _legacy(data: dict, image: str) -> dict:
+    """A row written before results held a RunRecord: {"inputs", "details", ...}."""
+    inputs = dict(data.get("inputs") or {})
+    details = data.get("details") or {}
+    refs = [{"kind": r.get("kind", "upload"), "url": r.get("url", ""),
+             "name": r.get("name", ""), "path": r.get("file", "")}
+            for r in inputs.pop(spec.INPUT_IMAGE.name, None) or [] if isinstance(r, dict)]
+    return {"task_id": str(details.get("task_id", "")), "inputs": inputs, "references": refs,
+            "image": image, "width": details.get("width") or 0,
+            "height": details.get("height") or 0, "format": details.get("format") or "",
+            "bytes": details.get("bytes") or 0, "cost_usd": details.get("cost_usd") or 0.0,
+            "estimate_usd": data.get("estimate_usd"),
+            "simulated": bool(details.get("simulated", False)),
+            "wiro_seconds": details.get("wiro_seconds") or 0.0,
+            "total_seconds": details.get("total_seconds") or 0.0}
+
+
+def _row(row, root: Path) -> Result:
+    data = json.loads(row["record"])
+    if "details" in data:
+        data = _legacy(data, row["image"])
+    data.setdefault("finished_at", row["created"])
+    folder = root / row["id"]
+    record = RunRecord.from_json(data)
+    record = record.moved(image=str(folder / record.image), references=tuple(
+        replace(r, path=str(folder / r.path) if r.path else "") for r in record.references))
     return Result(id=row["id"], created=row["created"], owner=row["owner"],
-                  browser=row["browser"], session=row["session"], task_id=row["task_id"],
-                  image=row["image"], bytes=row["bytes"], share_token=row["share_token"],
-                  record=json.loads(row["record"]))
-
-
-def _thumbnail_name(image: Path, number: int) -> str | None:
-    """Where a reference's thumbnail goes: PNG where there may be transparency, else JPEG.
-    Opening reads the header only; None when Pillow cannot read the file at all."""
-    try:
-        with Image.open(image) as im:
-            alpha = im.mode in {"RGBA", "LA", "PA", "P"} or "transparency" in im.info
-    except (OSError, ValueError):
-        return None
-    return f"refs/{number}-thumb.{'png' if alpha else 'jpg'}"
-
-
-def _make_thumbnail(source: Path, target: Path) -> int:
-    """A small copy for pages and contact sheets; returns its size in bytes."""
-    partial = target.with_name(target.name + ".partial")
-    with Image.open(source) as im:
-        # reducing_gap=1: a JPEG decodes at up to 1/8 of its size; a thumbnail needs no more.
-        im.thumbnail((THUMB_EDGE, THUMB_EDGE), reducing_gap=1.0)
-        if target.suffix == ".png":
-            im.convert("RGBA").save(partial, "PNG")
-        else:
-            im.convert("RGB").save(partial, "JPEG", quality=80)
-    os.replace(partial, target)
-    return target.stat().st_size
+                  browser=row["browser"], session=row["session"], bytes=row["bytes"],
+                  share_token=row["share_token"], record=record)
 
 
 def _extension(name: str, fallback: str) -> str:
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return ext if _EXTENSION.fullmatch(ext) else fallback
+
+
+def _copy_name(ref: Reference) -> str:
+    """The visitor's file name (so a restored reference is captioned as they uploaded it),
+    with the extension of what was really sent."""
+    stem = _UNSAFE.sub("_", Path(ref.name).stem)[:80].strip(" .") or "image"
+    return f"{stem}.{_extension(ref.path, 'img')}"
+
+
+def _link_or_copy(source: str | os.PathLike, target: Path) -> None:
+    """A hard link where the file system allows (side by side keeps one copy N times)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def make_thumbnail(source: str | os.PathLike) -> tuple[str, bytes] | None:
+    """(".jpg" or ".png", bytes) of a small copy; None for a file that is not an image, or
+    holds more pixels than any sent copy does (never decoded)."""
+    try:
+        with Image.open(source) as im:
+            if im.width * im.height > THUMB_MAX_PIXELS:
+                return None
+            alpha = im.mode in {"RGBA", "LA", "PA", "P"} or "transparency" in im.info
+            # draft: a JPEG decodes at 1/2..1/8 scale; reduce does the rest of the shrinking.
+            im.thumbnail((THUMB_EDGE, THUMB_EDGE), reducing_gap=2.0)
+            out = io.BytesIO()
+            if alpha:
+                im.convert("RGBA").save(out, "PNG")
+            else:
+                im.convert("RGB").save(out, "JPEG", quality=80)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return (".png" if alpha else ".jpg"), out.getvalue()
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 class ResultStore:
@@ -164,10 +202,7 @@ class ResultStore:
         self.root = (Path(self.db.directory) / RESULTS_FOLDER).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._browsers: OrderedDict[str, str] = OrderedDict()  # tab -> browser id
-        self._thumbnailer = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
-        self._pending: list = []
-        self._thumb_lock = threading.Lock()
-        self._pending_lock = threading.Lock()
+        self._thumbs: OrderedDict[tuple, tuple[str, bytes] | None] = OrderedDict()
         self._lock = threading.Lock()
         self._sweep_orphans()
 
@@ -197,32 +232,31 @@ class ResultStore:
         with self._lock:
             return self._browsers.get(session, "")
 
-    def owner_for(self, browser: str, session: str) -> str:
-        if not self.settings.bring_your_own_key:
-            return ""
+    @staticmethod
+    def owner_for(browser: str, session: str) -> str:
         # No browser id (yet): private to the tab, never shown to anyone else.
         return browser if valid_browser(browser) else f"tab:{session}"
 
     # --- keeping -----------------------------------------------------------------------------
 
-    def keep(self, session: str, inputs: Mapping[str, Any], details: Mapping[str, Any],
-             image: str | os.PathLike, estimate_usd: float | None = None) -> Result:
-        """Store a finished run: the image file as saved from Wiro, every input, thumbnails."""
+    def result_cap(self) -> int:
+        """Bytes one result may hold (0 = no cap)."""
+        caps = [self.settings.keep_result_mb, self.settings.keep_results_mb / 10]
+        caps = [c for c in caps if c > 0]
+        return int(min(caps) * MB) if caps else 0
+
+    def keep(self, session: str, record: RunRecord) -> Result:
+        """Store a finished run: its image file, the reference copies sent, thumbnails."""
         browser = self.browser_of(session)
         rid = secrets.token_hex(10)
         staging = self.root / f".{rid}.partial"
         staging.mkdir()
         try:
-            source = Path(image)
-            image_name = "image." + _extension(source.name, str(details.get("format") or "png"))
-            shutil.copyfile(source, staging / image_name)
-            refs = self._keep_references(staging, inputs.get(spec.INPUT_IMAGE.name) or [])
-            size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
-            recorded = {name: inputs.get(name) for name in (f.name for f in spec.INPUTS)}
-            recorded[spec.INPUT_IMAGE.name] = refs
-            if details.get("seed") is not None:
-                recorded[spec.SEED.name] = details["seed"]  # the seed really used
-            record = {"inputs": recorded, "details": dict(details), "estimate_usd": estimate_usd}
+            image_name = "image." + _extension(Path(record.image).name, record.format or "png")
+            shutil.copyfile(record.image, staging / image_name)
+            refs = self._keep_references(staging, record.references)
+            size = self._fit(staging, refs)
+            kept = record.moved(image=image_name, references=tuple(refs))
             staging.rename(self.root / rid)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -231,70 +265,56 @@ class ResultStore:
         self.db.execute(
             "INSERT INTO results(id, created, owner, browser, session, task_id, image, bytes, "
             "record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (rid, created, self.owner_for(browser, session), browser, session,
-             str(details.get("task_id", "")), image_name, size, json.dumps(record)))
-        self.prune()
-        # Thumbnails after the row: decoding a 12 MP upload takes longer than all the rest,
-        # and nobody looks at them before the run's page has updated.
-        with self._pending_lock:
-            self._pending = [f for f in self._pending if not f.done()] + [
-                self._thumbnailer.submit(self._thumbnail, rid, ref)
-                for ref in refs if ref.get("thumb")]
-        return self.get(rid) or Result(rid, created, "", browser, session,
-                                       str(details.get("task_id", "")), image_name, size, None,
-                                       record)
+            (rid, created, self.owner_for(browser, session), browser, session, kept.task_id,
+             image_name, size, json.dumps(kept.as_json())))
+        self.prune(keep=rid)
+        return self.get(rid)
 
-    def _keep_references(self, folder: Path, images) -> list[dict]:
+    def _keep_references(self, folder: Path, references) -> list[Reference]:
         kept = []
-        refs = folder / "refs"
-        for number, ref in enumerate(images if isinstance(images, (list, tuple)) else [images],
-                                     start=1):
-            ref = ref if isinstance(ref, str) else getattr(ref, "path", None) or \
-                getattr(ref, "name", "")
-            if re.match(r"(?i)https?://", ref):
-                kept.append({"kind": "url", "url": ref})
+        for number, ref in enumerate(references, start=1):
+            if ref.kind != "upload" or not ref.path or not os.path.isfile(ref.path):
+                kept.append(replace(ref, path=""))
                 continue
-            source = Path(ref)
-            entry = {"kind": "upload", "name": source.name}
-            if source.is_file():
-                refs.mkdir(exist_ok=True)
-                copy = refs / f"{number}.{_extension(source.name, 'img')}"
-                shutil.copyfile(source, copy)
-                entry["file"] = copy.relative_to(folder).as_posix()
-                thumb = _thumbnail_name(copy, number)
-                if thumb:  # not an image Pillow reads: kept, just not shown small
-                    entry["thumb"] = thumb
-            kept.append(entry)
+            relative = f"refs/{number}/{_copy_name(ref)}"
+            _link_or_copy(ref.path, folder / relative)
+            thumb = self._thumbnail_of(ref.path)
+            if thumb:  # not an image Pillow reads: kept, just not shown small
+                (folder / f"refs/{number}-thumb{thumb[0]}").write_bytes(thumb[1])
+            kept.append(replace(ref, path=relative))
         return kept
 
-    def _thumbnail(self, rid: str, ref: Mapping[str, Any]) -> Path | None:
-        folder = self.root / rid
-        target, source = folder / ref["thumb"], folder / ref.get("file", "")
-        with self._thumb_lock:  # the worker and a reader may ask for the same one
-            if target.is_file():
-                return target
-            try:
-                size = _make_thumbnail(source, target)
-            except (OSError, ValueError):
-                return None  # deleted or pruned meanwhile, or not decodable after all
-        self.db.execute("UPDATE results SET bytes = bytes + ? WHERE id = ?", (size, rid))
-        return target
+    def _thumbnail_of(self, path: str) -> tuple[str, bytes] | None:
+        """Made once per sent copy: a side-by-side batch keeps the same references N times."""
+        stat = os.stat(path)
+        key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if key in self._thumbs:
+                self._thumbs.move_to_end(key)
+                return self._thumbs[key]
+        thumb = make_thumbnail(path)
+        with self._lock:
+            self._thumbs[key] = thumb
+            while len(self._thumbs) > THUMB_CACHE:
+                self._thumbs.popitem(last=False)
+        return thumb
 
-    def thumbnail(self, result: Result, number: int) -> Path | None:
-        """Reference image `number`'s thumbnail (made now if its turn has not come yet)."""
-        refs = result.references
-        ref = refs[number - 1] if isinstance(number, int) and 1 <= number <= len(refs) else {}
-        if not ref.get("thumb") or self.file(result, ref.get("file", "")) is None:
-            return None
-        self._thumbnail(result.id, ref)
-        return self.file(result, ref["thumb"])
-
-    def flush(self) -> None:
-        """Wait for the thumbnails still being made (tests, benchmarks, shutdown)."""
-        with self._pending_lock:
-            pending = list(self._pending)
-        for future in pending:
-            future.result()
+    def _fit(self, folder: Path, refs: list[Reference]) -> int:
+        """Hold the result to its cap: reference copies go, largest first (their thumbnails
+        stay). Returns the folder's bytes; raises if even the image is over."""
+        size, cap = _size(folder), self.result_cap()
+        copies = sorted((i for i, r in enumerate(refs) if r.path),
+                        key=lambda i: (folder / refs[i].path).stat().st_size, reverse=True)
+        for index in copies:
+            if not cap or size <= cap:
+                break
+            path = folder / refs[index].path
+            size -= path.stat().st_size
+            path.unlink()
+            refs[index] = replace(refs[index], path="")
+        if cap and size > cap:
+            raise ValueError(f"its image alone is over APP_KEEP_RESULT_MB ({size:,} bytes)")
+        return size
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -302,35 +322,54 @@ class ResultStore:
         if not isinstance(rid, str) or not ID_PATTERN.fullmatch(rid):
             return None
         rows = self.db.query("SELECT * FROM results WHERE id = ?", (rid,))
-        return _row(rows[0]) if rows else None
+        return _row(rows[0], self.root) if rows else None
 
     def by_token(self, token: Any) -> Result | None:
         """The shared result for a link's token; None for anything not a live token."""
         if not self.settings.sharing or not valid_token(token):
             return None
         rows = self.db.query("SELECT * FROM results WHERE share_token = ?", (token,))
-        return _row(rows[0]) if rows else None
+        return _row(rows[0], self.root) if rows else None
 
     def visible_to(self, browser: str, session: str, limit: int = 50) -> list[Result]:
-        """Newest first: what this visitor may see (everyone's with the owner's key)."""
-        owner = self.owner_for(browser, session)
-        rows = self.db.query("SELECT * FROM results WHERE owner = ? ORDER BY created DESC "
-                             "LIMIT ?", (owner, limit))
-        return [_row(r) for r in rows]
+        """Newest first: this browser's own results (everyone's with a public gallery)."""
+        if self.settings.public_gallery:
+            rows = self.db.query("SELECT * FROM results ORDER BY created DESC LIMIT ?",
+                                 (limit,))
+        else:
+            rows = self.db.query("SELECT * FROM results WHERE owner = ? ORDER BY created DESC "
+                                 "LIMIT ?", (self.owner_for(browser, session), limit))
+        return [_row(r, self.root) for r in rows]
 
     def of_session(self, session: str) -> list[Result]:
         rows = self.db.query("SELECT * FROM results WHERE session = ? ORDER BY created",
                              (session,))
-        return [_row(r) for r in rows]
+        return [_row(r, self.root) for r in rows]
 
-    def file(self, result: Result, relative: str) -> Path | None:
-        """A file of a result, only from inside that result's folder (names come from the
+    def file(self, result: Result, path: str | os.PathLike) -> Path | None:
+        """A file of a result, only from inside that result's folder (paths come from the
         record this module wrote; the check is there anyway)."""
-        folder = (self.root / result.id).resolve()
-        path = (folder / relative).resolve()
-        if not path.is_relative_to(folder) or not path.is_file():
+        if not path:
             return None
-        return path
+        folder = (self.root / result.id).resolve()
+        found = (folder / path).resolve()
+        if not found.is_relative_to(folder) or not found.is_file():
+            return None
+        return found
+
+    def image(self, result: Result) -> Path | None:
+        return self.file(result, result.record.image)
+
+    def thumbnail(self, result: Result, number: Any) -> Path | None:
+        """Reference image `number`'s thumbnail, if it has one (never made here: reading a
+        result decodes nothing)."""
+        if not isinstance(number, int) or not 1 <= number <= len(result.references):
+            return None
+        for suffix in (".jpg", ".png"):
+            found = self.file(result, f"refs/{number}-thumb{suffix}")
+            if found:
+                return found
+        return None
 
     def usage(self) -> tuple[int, int]:
         row = self.db.query("SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM results")[0]
@@ -339,7 +378,8 @@ class ResultStore:
     # --- sharing and deleting ----------------------------------------------------------------
 
     def may_see(self, result: Result, browser: str, session: str) -> bool:
-        return result.owner == self.owner_for(browser, session)
+        return (self.settings.public_gallery
+                or result.owner == self.owner_for(browser, session))
 
     def may_delete(self, result: Result, browser: str, session: str) -> bool:
         return result.session == session or (valid_browser(browser) and
@@ -361,17 +401,18 @@ class ResultStore:
         self.db.execute("DELETE FROM results WHERE id = ?", (result.id,))
         shutil.rmtree(self.root / result.id, ignore_errors=True)
 
-    def prune(self) -> int:
-        """Oldest first until both caps hold; returns how many results went."""
+    def prune(self, keep: str | None = None) -> int:
+        """Oldest first until both caps hold, never `keep` (the result just kept: it is
+        within its own cap, a tenth of the store); returns how many results went."""
         count_cap = self.settings.keep_results
-        byte_cap = int(self.settings.keep_results_mb * 1024 * 1024)
+        byte_cap = int(self.settings.keep_results_mb * MB)
         count, total = self.usage()
-        if (not count_cap or count <= count_cap) and (not byte_cap or total <= byte_cap):
-            return 0
         removed = 0
         for row in self.db.query("SELECT id, bytes FROM results ORDER BY created"):
             if (not count_cap or count <= count_cap) and (not byte_cap or total <= byte_cap):
                 break
+            if row["id"] == keep:
+                continue
             self.db.execute("DELETE FROM results WHERE id = ?", (row["id"],))
             shutil.rmtree(self.root / row["id"], ignore_errors=True)
             count, total, removed = count - 1, total - row["bytes"], removed + 1
@@ -409,5 +450,4 @@ def store() -> ResultStore:
 
 def keep(session: str, record: RunRecord) -> Result:
     """Keep a finished run (storage trouble raises: the page logs it and goes on)."""
-    return store().keep(session, record.values(), record.details(), record.image,
-                        record.estimate_usd)
+    return store().keep(session, record)

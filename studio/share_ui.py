@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import shutil
-from pathlib import Path
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,11 +30,12 @@ from starlette.routing import Route
 
 from wiro import spec
 
-from . import result_views
+from . import bounds, result_views
 from .outputs import OutputStore
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
+ZIP_PREFIX = "flux2pro-session-"
 BROWSER_KEY = "flux2pro-visitor"
 # The token is in the address: it must not travel to hosts of URL reference images.
 PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
@@ -68,7 +67,7 @@ def thumbnail_data(result: Result) -> str:
     if cached is not None:
         _thumbs.move_to_end(result.id)
         return cached
-    path = store().file(result, result.image)
+    path = store().image(result)
     if path is None:
         return ""
     try:
@@ -97,7 +96,7 @@ def _card(result: Result, picked: bool) -> str:
             f'aria-pressed="{str(picked).lower()}">{image}<span class="kept-text">'
             f'<time datetime="{time.strftime("%Y-%m-%dT%H:%M:%SZ", when)}">'
             f'{time.strftime("%d %b, %H:%M UTC", when)}</time>'
-            f'<span class="kept-seed">seed {html.escape(str(result.inputs.get(spec.SEED.name)))}'
+            f'<span class="kept-seed">seed {html.escape(str(result.record.seed))}'
             f'</span><span class="kept-prompt">{html.escape(prompt)}</span></span></button>')
 
 
@@ -114,6 +113,15 @@ def _choices(browser: str, session: str, selected: str | None = None) -> str:
     cards = "".join(_card(r, r.id == value) for r in kept)
     return (f'<div class="kept-grid" role="group" aria-label="Kept results, newest first" '
             f'data-count="{len(kept)}">{cards}</div>')
+
+
+def upload_note() -> str:
+    """Beside the upload button: who sees a visitor's uploads and prompts once they run."""
+    if store().settings.public_gallery:
+        return ("**Public gallery:** every finished run here (its prompt, reference images and "
+                "result) is listed to every visitor of this demo.")
+    return ("Your uploads, prompts and results are kept on this server for your browser only; "
+            "nobody else sees them unless you share a link.")
 
 
 def share_link(page_url: str, token: str) -> str:
@@ -166,9 +174,11 @@ class KeepShare:
             if result is None:
                 return {**shown, self.note: "That shared link leads nowhere: it may have been "
                                             "deleted."}
-            values, references = restore_values(result, outputs, session)
+            values, references = restore_values(result)
+            missing = len(result.references) - len(references)
             text = (f"Restored every input of shared task {result.task_id}. Nothing has run: "
-                    "tweak the inputs and press Generate when you want a new image.")
+                    "tweak the inputs and press Generate when you want a new image."
+                    + (f" {missing} of its reference images were not kept." if missing else ""))
             return {**shown, **form.fill(values), **refs.show(references, restore_note(
                         result.references)), form.randomize: False, self.note: text,
                     **(restored(values, text) if restored else {})}
@@ -197,7 +207,10 @@ class KeepShare:
         def download_session(request: gr.Request):
             return download(outputs, request)
 
-        self.download.click(download_session, None, [self.zip_file, self.note], **PRIVATE)
+        # Zips are built a few at a time (APP_ZIPS_AT_ONCE); the rest wait in Gradio's queue.
+        self.download.click(download_session, None, [self.zip_file, self.note],
+                            **{**PRIVATE, "concurrency_id": "zips",
+                               "concurrency_limit": store().settings.zips_at_once})
 
 
 def opened(browser, request: gr.Request):
@@ -220,7 +233,7 @@ def share(pick, browser, page_url, request: gr.Request):
 
 def describe(result: Result) -> str:
     when = time.strftime("%d %b, %H:%M UTC", time.gmtime(result.created))
-    return f"{when} · seed {result.inputs.get(spec.SEED.name)} · task {result.task_id}"
+    return f"{when} · seed {result.record.seed} · task {result.task_id}"
 
 
 def ask_delete(pick, browser, request: gr.Request):
@@ -254,39 +267,29 @@ def download(outputs: OutputStore, request: gr.Request):
     kept = store().of_session(session)
     if not kept:
         return gr.update(value=None, visible=False), "No finished runs in this tab yet."
-    data = result_views.session_zip(store(), kept)
-    path = outputs.save(session, f"flux2pro-session-{len(kept)}-results.zip", data)
+    if not bounds.current().temp.make_room(sum(r.bytes for r in kept)):
+        return gr.skip(), bounds.TEMP_FULL
+    path = outputs.path(session, f"{ZIP_PREFIX}{len(kept)}-results.zip")
+    count = result_views.session_zip(store(), kept, path)
+    outputs.clear(session, ZIP_PREFIX, keep=path.name)  # one zip per tab: the newest
     return (gr.update(value=str(path), visible=True),
-            f"{result_views.results_count(len(kept))}: the images as Wiro returned them, "
+            f"{result_views.results_count(count)}: the images as Wiro returned them, "
             "runs.json, and index.html (a contact sheet that opens offline).")
 
 
-def restore_values(result: Result, outputs: OutputStore,
-                   session: str) -> tuple[dict, list[str]]:
+def restore_values(result: Result) -> tuple[dict, list[str]]:
     """The page's inputs (by spec name) and reference entries from a kept result. Uploaded
-    references come back as copies in the tab's own output folder, which the page may show
-    and the next run may send."""
-    refs = []
-    for number, ref in enumerate(result.references, start=1):
-        if ref.get("kind") == "url":
-            refs.append(ref["url"])
-            continue
-        kept = store().file(result, ref["file"]) if ref.get("file") else None
-        if kept is not None:
-            # Under the name it was uploaded with (in a folder of its own per result and
-            # image, so two uploads of the same name stay two files).
-            name = Path(ref.get("name") or f"image-{number}{kept.suffix}").name
-            copy = outputs.save(session, name, b"",
-                                subfolder=f"restored-{result.id}-{number}")
-            shutil.copyfile(kept, copy)
-            refs.append(str(copy))
-    inputs = result.inputs
-    return {f.name: inputs.get(f.name, f.default) for f in spec.INPUTS}, refs
+    references are the kept files themselves, served where they are (the results folder is a
+    static path): a restore copies nothing, however often a link is opened."""
+    refs = [ref.url if ref.kind == "url" else ref.path for ref in result.references
+            if ref.kind == "url" or store().file(result, ref.path)]
+    values = result.record.inputs
+    return {f.name: values.get(f.name, f.default) for f in spec.INPUTS}, refs
 
 
-def restore_note(references: list[dict]) -> str:
+def restore_note(references) -> str:
     """What came back of the reference images, said under them."""
-    uploads = [r.get("name") for r in references if r.get("kind") != "url"]
+    uploads = [r.name for r in references if r.kind != "url"]
     if not references:
         return ""
     names = ", ".join(n for n in uploads if n)
@@ -297,6 +300,8 @@ def restore_note(references: list[dict]) -> str:
 def build() -> KeepShare:
     """The controls, placed where it is called (under the result)."""
     sharing = store().settings.sharing
+    # Kept files are served in place (restored references, never copied per visit).
+    gr.set_static_paths([store().root])
     # Closed by default: the result column stays short enough to stay in view (sticky), and
     # the cards are only drawn once it is opened.
     title = "Share, keep, download" if sharing else "Keep, download"
@@ -344,13 +349,15 @@ async def share_view(request: Request) -> Response:
     result, token = _shared(request)
     if result is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
-    return HTMLResponse(result_views.share_page(result, token), headers={
+    thumbnails = {n for n in range(1, len(result.references) + 1)
+                  if store().thumbnail(result, n)}
+    return HTMLResponse(result_views.share_page(result, token, thumbnails), headers={
         **PRIVATE_HEADERS, "Content-Security-Policy": PAGE_POLICY})
 
 
 async def share_image(request: Request) -> Response:
     result, _ = _shared(request)
-    path = store().file(result, result.image) if result else None
+    path = store().image(result) if result else None
     if path is None:
         return HTMLResponse(result_views.NOT_FOUND, status_code=404)
     return FileResponse(path, headers=PRIVATE_HEADERS,
@@ -359,6 +366,7 @@ async def share_image(request: Request) -> Response:
 
 
 async def share_reference(request: Request) -> Response:
+    # Serves a thumbnail made when the run was kept; nothing is decoded here (event loop).
     result, _ = _shared(request)
     path = store().thumbnail(result, request.path_params.get("number", 0)) if result else None
     if path is None:

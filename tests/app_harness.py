@@ -92,6 +92,10 @@ def live_app() -> Iterator[LiveApp]:
     # Every run here comes from 127.0.0.1; the hourly per-visitor cap (tests/test_guards.py
     # covers it) would otherwise refuse runs part way through the session.
     os.environ["APP_RUNS_PER_CLIENT_PER_HOUR"] = "0"
+    os.environ["APP_UPLOAD_MB_PER_CLIENT_PER_HOUR"] = "0"  # likewise for the bytes sent
+    # Gradio's cache of its own: the app prunes its temporary files by bytes (APP_TEMP_MB),
+    # and /tmp/gradio may hold other apps' files.
+    os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="flux2pro-test-gradio-")
     os.environ["APP_DAILY_SPEND_CAP_USD"] = ""
     # Kept results, journals and ledgers go to a folder of the test run, never ./.data.
     os.environ["APP_DATA_DIR"] = tempfile.mkdtemp(prefix="flux2pro-test-data-")

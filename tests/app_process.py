@@ -44,8 +44,9 @@ class AppProcess:
 
 
 def start_app(tmp_path: Path, env: dict[str, str], timeout: float = 60,
-              port: int | None = None) -> AppProcess:
-    """`port`: the same one again for a restart (a browser keeps local storage per origin)."""
+              port: int | None = None, root: Path = ROOT) -> AppProcess:
+    """`port`: the same one again for a restart (a browser keeps local storage per origin);
+    `root`: another checkout's app.py (benchmarks run today's code beside ours)."""
     port = port or free_port()
     temp_dir = tmp_path / "app-tmp"
     temp_dir.mkdir()
@@ -57,7 +58,7 @@ def start_app(tmp_path: Path, env: dict[str, str], timeout: float = 60,
     full_env.update(env)
     log = open(log_path, "wb")
     # cwd is the temp folder, so any file the app writes lands where the test can scan it.
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=str(tmp_path),
+    process = subprocess.Popen([sys.executable, str(Path(root) / "app.py")], cwd=str(tmp_path),
                                env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout

@@ -10,11 +10,15 @@ import pytest
 from gradio.routes import App
 
 from studio import gradio_patches
-from studio.admission import UploadGate
+from studio.bounds import OriginGate, QuietRoutes, UploadGate
 
 
 class Page:  # what the patches consult; only its visitors are used here
-    visitors = None
+    from studio.config import Config
+    from studio.visitors import Visitors
+
+    config = Config()
+    visitors = Visitors(config)
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +49,7 @@ def test_the_app_gradio_builds_has_our_middleware():
     with gr.Blocks() as demo:
         gr.Markdown("hi")
     app = App.create_app(demo)
-    assert UploadGate in [m.cls for m in app.user_middleware]
+    assert [m.cls for m in app.user_middleware][:3] == [OriginGate, QuietRoutes, UploadGate]
 
 
 def test_the_mcp_server_is_ours_and_every_method_it_overrides_still_exists():
@@ -86,6 +90,51 @@ def test_compat_helpers():
         ["files", 0], ["files", 1]]
     assert gradio_patches._expand_items({"files": []}, ["files", "items"]) == []
     assert gradio_patches._expand_items({"one": "a"}, ["one"]) == [["one"]]
+
+
+def test_a_password_box_never_enters_the_sessions_config():
+    from gradio.state_holder import SessionState
+
+    with gr.Blocks() as demo:
+        key = gr.Textbox(type="password")
+        prompt = gr.Textbox()
+    state = SessionState(demo)
+    state[key._id] = key
+    state[prompt._id] = prompt
+    state._update_value_in_config(key._id, "CANARY-KEY")
+    state._update_value_in_config(prompt._id, "a lighthouse")
+    # What Gradio's deep links write to disk and serve back:
+    components = str(list(state.components))
+    assert "CANARY-KEY" not in components and "a lighthouse" in components
+
+
+def run_async(coroutine):
+    """In a thread of its own: Playwright (other modules) may keep a loop running in this one."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def test_malformed_input_is_refused_without_a_traceback(capsys, caplog):
+    from gradio.state_holder import SessionState
+
+    with gr.Blocks() as demo:
+        files = gr.File(file_count="multiple")
+        choice = gr.Dropdown(choices=["jpeg", "png"], value="png")
+        out = gr.Textbox()
+        gr.Button().click(lambda f, c: c, [files, choice], out)
+    block_fn = demo.fns[0]
+    bad = [([{"path": 123, "meta": {"_type": "gradio.FileData"}}], "png"),
+           ("not a list", "png"), ([], "tiff")]
+    for inputs in bad:
+        with pytest.raises(gr.Error) as refused:
+            run_async(demo.preprocess_data(block_fn, list(inputs), SessionState(demo)))
+        assert refused.value.print_exception is False
+        assert "not in a form this app takes" in refused.value.message
+    assert "Traceback" not in capsys.readouterr().err
+    assert len([r for r in caplog.records if "malformed input" in r.getMessage()]) == 3
 
 
 def test_the_page_is_gzipped_and_its_config_leaves_out_api_schemas():

@@ -141,14 +141,19 @@ def test_a_visitors_own_key_is_used_and_never_echoed(tmp_path):
 
 def test_a_key_typed_into_the_page_is_used_and_never_shown(tmp_path, browser):
     """Bring-your-own-key in a real browser: the visitor's canary key and secret run the task
-    and appear nowhere in the page, its config, the API info or the app's log and files."""
+    and appear nowhere in the page, its config, the API info or the app's log and files —
+    nor in a deep link of the visitor's session (issue 17, point 6: Gradio wrote every typed
+    value into its session config, and /gradio_api/deep_link saved and served it)."""
     visitor = SimulatorState(CANARY_KEY, CANARY_SECRET, pace=0)
     with SimulatorServer(visitor) as sim:
         app = start_app(tmp_path, {"APP_BRING_YOUR_OWN_KEY": "1", "WIRO_API_BASE_URL":
                                    sim.base_url, "WIRO_POLL_INTERVAL": "0.05"})
         context = browser.new_context()
+        sessions: set[str] = set()
         try:
             page = context.new_page()
+            page.on("request", lambda r: sessions.add(json.loads(r.post_data)["session_hash"])
+                    if r.url.split("?")[0].endswith("/queue/join") else None)
             page.goto(app.url, wait_until="load")
             page.wait_for_selector("#byok-key input")
             page.click("#ref-clear")
@@ -161,6 +166,13 @@ def test_a_key_typed_into_the_page_is_used_and_never_shown(tmp_path, browser):
             assert page.input_value("#byok-key input") == CANARY_KEY  # kept, not echoed
             served = [requests.get(app.url + p, timeout=10).text
                       for p in ("", "config", "gradio_api/info")]
+            assert sessions
+            for session in sessions:  # what anyone who learns the session id could ask for
+                link = requests.get(app.url + "gradio_api/deep_link", timeout=10,
+                                    params={"session_hash": session})
+                served.append(link.text)
+                served.append(requests.get(app.url + "config", timeout=10,
+                                           params={"deep_link": link.text.strip('"')}).text)
         finally:
             context.close()
             app.terminate()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -199,7 +200,8 @@ def shrink(path: str, target: tuple[int, int], cache_dir: str | Path | None = No
     return str(out)
 
 
-# --- the cache of shrunk copies: pruned like Gradio's own (files unused for an hour go) -------
+# --- the cache of shrunk copies: pruned like Gradio's own (files unused for an hour go), and
+# by bytes with the app's other temporary files (`prune_oldest`, studio/bounds.py) ----------
 
 CACHE_MAX_AGE_SECONDS = 3600.0
 PRUNE_EVERY_SECONDS = 600.0
@@ -235,6 +237,42 @@ def prune_cache(cache_dir: str | Path | None = None, *,
         except OSError:
             pass
     return removed
+
+
+def prune_oldest(folders: Sequence[str | Path], *, max_bytes: float,
+                 min_age_seconds: float = 0.0, now: float | None = None) -> int:
+    """Delete files in `folders`, least recently written first, until those left add up to
+    `max_bytes` or less; a file written in the last `min_age_seconds` stays (a run may be
+    about to read it). Returns the bytes left. Links are never followed."""
+    now = time.time() if now is None else now
+    files, total = [], 0
+    roots = {os.path.abspath(f) for f in folders}
+    for folder in folders:
+        for directory, _, names in os.walk(folder):
+            for name in names:
+                path = os.path.join(directory, name)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    files.append((info.st_mtime, info.st_size, path))
+                    total += info.st_size
+    for mtime, size, path in sorted(files):
+        if total <= max_bytes or now - mtime < min_age_seconds:
+            break  # sorted: every file after this one is newer still
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        parent = os.path.dirname(path)
+        if os.path.abspath(parent) not in roots:
+            try:
+                os.rmdir(parent)  # Gradio keeps each file in a folder of its own
+            except OSError:
+                pass
+    return total
 
 
 def _maybe_prune(cache_dir: str | Path | None) -> None:

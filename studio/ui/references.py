@@ -13,7 +13,7 @@ import gradio as gr
 
 from wiro import spec
 
-from .. import history, references
+from .. import history, references, share_ui
 
 # The gallery's own selection lives in the browser; read it at the moment of the click, so a
 # quick "select, then move" never acts on a stale choice.
@@ -115,6 +115,8 @@ class ReferencePanel:
             self.remove = gr.Button("Remove", size="sm", min_width=80, elem_id="ref-remove")
             self.clear = gr.Button("Clear all", size="sm", min_width=80, elem_id="ref-clear")
         self.note = gr.Markdown("", elem_id="refs-note")
+        # Who will see an upload, said where it is made (studio/share_ui.py).
+        self.privacy = gr.Markdown(share_ui.upload_note(), elem_id="upload-privacy")
 
     @property
     def outputs(self) -> set:
