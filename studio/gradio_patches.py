@@ -56,6 +56,9 @@ def install(page: Any) -> None:
     if "mcp" not in _installed:
         _replace_mcp_server()
         _installed.add("mcp")
+    if "lean_page" not in _installed:
+        _lean_page_config()
+        _installed.add("lean_page")
     if "session_config" not in _installed:
         _keep_passwords_out_of_session_config()
         _installed.add("session_config")
@@ -65,9 +68,6 @@ def install(page: Any) -> None:
     if "url_fetch" not in _installed:
         _bound_url_fetches()
         _installed.add("url_fetch")
-    if "lean_page" not in _installed:
-        _lean_page_config()
-        _installed.add("lean_page")
     _configure_bounds(page)
 
 

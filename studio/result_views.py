@@ -67,7 +67,7 @@ def _size_asked(inputs: dict) -> str:
 
 def simulated(result: Result) -> bool:
     """Made by the built-in simulator: a placeholder image, and nothing was charged."""
-    return result.record.simulated
+    return bool(result.record.simulated)
 
 
 def _simulated_note(result: Result) -> str:
@@ -90,7 +90,7 @@ def facts(result: Result) -> list[tuple[str, str, str]]:
                                                  inputs.get(spec.OUTPUT_FORMAT.name)).upper()),
         ("safety", spec.SAFETY_TOLERANCE.label, str(inputs.get(spec.SAFETY_TOLERANCE.name))),
         ("references", "Reference images", str(len(record.references))),
-        ("cost", "Cost", spent_text(record.cost_usd, simulated(result))),
+        ("cost", "Cost", spent_text(record.cost_usd, record.simulated)),
         ("time", "Time", f"{record.total_seconds:.1f} s"),
         ("task", "Wiro task", record.task_id),
         ("when", "Made", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(result.created))),

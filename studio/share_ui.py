@@ -35,8 +35,8 @@ from .outputs import OutputStore
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
-BROWSER_KEY = "flux2pro-visitor"
 ZIP_PREFIX = "flux2pro-session-"
+BROWSER_KEY = "flux2pro-visitor"
 # The token is in the address: it must not travel to hosts of URL reference images.
 PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
                    "Cache-Control": "private, max-age=300"}
@@ -279,16 +279,15 @@ def download(outputs: OutputStore, request: gr.Request):
 
 def restore_values(result: Result) -> tuple[dict, list[str]]:
     """The page's inputs (by spec name) and reference entries from a kept result. Uploaded
-    references are the kept files themselves (`refs/<n>/<the name it was uploaded with>`),
-    served where they are (the results folder is a static path): a restore copies nothing,
-    however often a link is opened."""
+    references are the kept files themselves, served where they are (the results folder is a
+    static path): a restore copies nothing, however often a link is opened."""
     refs = [ref.url if ref.kind == "url" else ref.path for ref in result.references
             if ref.kind == "url" or store().file(result, ref.path)]
     values = result.record.inputs
     return {f.name: values.get(f.name, f.default) for f in spec.INPUTS}, refs
 
 
-def restore_note(references: Sequence[Any]) -> str:
+def restore_note(references) -> str:
     """What came back of the reference images, said under them."""
     uploads = [r.name for r in references if r.kind != "url"]
     if not references:
@@ -369,7 +368,7 @@ def share_image(request: Request) -> Response:
 
 
 def share_reference(request: Request) -> Response:
-    # Serves a thumbnail made when the run was kept; nothing is decoded here.
+    # Serves a thumbnail made when the run was kept; nothing is decoded here (event loop).
     result, _ = _shared(request)
     path = store().thumbnail(result, request.path_params.get("number", 0)) if result else None
     if path is None:

@@ -49,7 +49,10 @@ def test_the_app_gradio_builds_has_our_middleware():
     with gr.Blocks() as demo:
         gr.Markdown("hi")
     app = App.create_app(demo)
-    assert [m.cls for m in app.user_middleware][:3] == [OriginGate, QuietRoutes, UploadGate]
+    from starlette.middleware.gzip import GZipMiddleware
+
+    assert [m.cls for m in app.user_middleware][:4] == [GZipMiddleware, OriginGate,
+                                                        QuietRoutes, UploadGate]
 
 
 def test_the_mcp_server_is_ours_and_every_method_it_overrides_still_exists():

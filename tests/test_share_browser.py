@@ -205,7 +205,7 @@ def test_download_this_session_contact_sheet_opens_from_disk(
         context.close()
     runs = json.loads((folder / "runs.json").read_text())
     assert [r["cost_note"] for r in runs] == ["simulated — no charge"] * 2
-    assert all(r["result"]["simulated"] is True for r in runs)
+    assert all(r["simulated"] is True for r in runs)
 
 
 def test_a_shared_link_survives_a_restart(browser, tmp_path):
