@@ -71,8 +71,8 @@ def test_side_by_side_validates_once_for_the_batch(page, app_sim, validations):
 
     page.click("#ref-clear")
     open_side_by_side(page, "1, 2, 3")
-    # A new count resets the confirmation: tick it once the page says "3 paid runs".
-    page.wait_for_selector("#sbs-confirm:has-text('3 paid runs')")
+    # A new count resets the confirmation: tick it once the page counts 3 runs.
+    page.wait_for_selector("#sbs-confirm:has-text('starts 3 ')")
     page.locator("#sbs-confirm input[type=checkbox]").check()
     runs = app_sim.run_calls
     validations.clear()
