@@ -43,7 +43,7 @@ class AppProcess:
         return self.process.returncode
 
 
-def start_app(tmp_path: Path, env: dict[str, str], timeout: float = 60,
+def start_app(tmp_path: Path, env: dict[str, str], timeout: float = 120,
               port: int | None = None, root: Path = ROOT) -> AppProcess:
     """`port`: the same one again for a restart (a browser keeps local storage per origin);
     `root`: another checkout's app.py (benchmarks run today's code beside ours)."""

@@ -99,6 +99,7 @@ def test_a_full_data_directory_right_after_run(live_app, app_sim, app_client, mo
     monkeypatch.setattr(datadir.Database, "transaction", full_database)
     monkeypatch.setattr(results.ResultStore, "keep", full)
     app_sim.release(taskid)
+    page_answers_during(time.monotonic() + HOLD_SECONDS, live_app)
     image, details = job.result(timeout=60)
     assert details["task_id"] == taskid and Path(image).is_file()
     monkeypatch.undo()
@@ -111,6 +112,7 @@ def test_a_full_disk_right_after_run_still_gives_wiros_link(live_app, app_sim, a
     monkeypatch.setattr(datadir.Database, "execute", full_database)
     monkeypatch.setattr(OutputStore, "save", full)
     app_sim.release(taskid)
+    page_answers_during(time.monotonic() + HOLD_SECONDS, live_app)
     with pytest.raises(Exception) as answer:
         job.result(timeout=60)
     said = str(answer.value)
@@ -126,6 +128,7 @@ def test_a_closed_caller_during_a_full_disk_still_stops_the_task(live_app, app_s
     monkeypatch.setattr(datadir.Database, "execute", full_database)
     monkeypatch.setattr(datadir.Database, "transaction", full_database)
     job.cancel()  # the caller goes away while nothing can be written
+    page_answers_during(time.monotonic() + HOLD_SECONDS, live_app)
     live_app.wait_until(lambda: live_app.task(taskid)["status"] == "task_cancel", timeout=30,
                         message="the task to be stopped")
     monkeypatch.undo()
