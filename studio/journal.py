@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .datadir import Database
-from .ledger import Ledger
+from .guards import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class Journal:
         task = outcome.task
         cost = task.total_cost if task is not None else None
         if cost is not None:  # today's spending: Wiro's charge replaces the estimate
-            Ledger(self.db).charged_task(entry.taskid, cost)
+            Ledger(self.db).charged(entry.taskid, cost, by="task_id")
         if outcome.action == "already_ended":
             line = (f"Task {entry.taskid} had ended while the app was down "
                     f"({task.status.value if task else 'status unknown'}"
