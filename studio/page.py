@@ -15,12 +15,12 @@ from typing import Any
 from wiro import WiroClient, spec
 
 from . import admission, history, results
+from .cost import PRICES
 from .active_runs import ActiveRuns
 from .backend import start_backend
 from .config import Config
 from .guards import Guard
 from .outputs import OutputStore
-from .prices import PRICES
 from .record import RunRecord
 from .run import Runner, RunUpdate
 from .visitors import Visitors
