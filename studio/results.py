@@ -318,33 +318,30 @@ class ResultStore:
 
     # --- reading -----------------------------------------------------------------------------
 
+    def _select(self, where: str, *params: Any) -> list[Result]:
+        return [_row(r, self.root) for r in
+                self.db.query(f"SELECT * FROM results {where}", params)]
+
     def get(self, rid: str) -> Result | None:
         if not isinstance(rid, str) or not ID_PATTERN.fullmatch(rid):
             return None
-        rows = self.db.query("SELECT * FROM results WHERE id = ?", (rid,))
-        return _row(rows[0], self.root) if rows else None
+        return next(iter(self._select("WHERE id = ?", rid)), None)
 
     def by_token(self, token: Any) -> Result | None:
         """The shared result for a link's token; None for anything not a live token."""
         if not self.settings.sharing or not valid_token(token):
             return None
-        rows = self.db.query("SELECT * FROM results WHERE share_token = ?", (token,))
-        return _row(rows[0], self.root) if rows else None
+        return next(iter(self._select("WHERE share_token = ?", token)), None)
 
     def visible_to(self, browser: str, session: str, limit: int = 50) -> list[Result]:
         """Newest first: this browser's own results (everyone's with a public gallery)."""
         if self.settings.public_gallery:
-            rows = self.db.query("SELECT * FROM results ORDER BY created DESC LIMIT ?",
-                                 (limit,))
-        else:
-            rows = self.db.query("SELECT * FROM results WHERE owner = ? ORDER BY created DESC "
-                                 "LIMIT ?", (self.owner_for(browser, session), limit))
-        return [_row(r, self.root) for r in rows]
+            return self._select("ORDER BY created DESC LIMIT ?", limit)
+        return self._select("WHERE owner = ? ORDER BY created DESC LIMIT ?",
+                            self.owner_for(browser, session), limit)
 
     def of_session(self, session: str) -> list[Result]:
-        rows = self.db.query("SELECT * FROM results WHERE session = ? ORDER BY created",
-                             (session,))
-        return [_row(r, self.root) for r in rows]
+        return self._select("WHERE session = ? ORDER BY created", session)
 
     def file(self, result: Result, path: str | os.PathLike) -> Path | None:
         """A file of a result, only from inside that result's folder (paths come from the
@@ -396,10 +393,11 @@ class ResultStore:
                         (token, result.id))
         return self.get(result.id).share_token
 
-    def delete(self, result: Result) -> None:
+    def delete(self, result: Result | str) -> None:
         """The row first, so a link stops working before its files go."""
-        self.db.execute("DELETE FROM results WHERE id = ?", (result.id,))
-        shutil.rmtree(self.root / result.id, ignore_errors=True)
+        rid = result if isinstance(result, str) else result.id
+        self.db.execute("DELETE FROM results WHERE id = ?", (rid,))
+        shutil.rmtree(self.root / rid, ignore_errors=True)
 
     def prune(self, keep: str | None = None) -> int:
         """Oldest first until both caps hold, never `keep` (the result just kept: it is
@@ -413,8 +411,7 @@ class ResultStore:
                 break
             if row["id"] == keep:
                 continue
-            self.db.execute("DELETE FROM results WHERE id = ?", (row["id"],))
-            shutil.rmtree(self.root / row["id"], ignore_errors=True)
+            self.delete(row["id"])
             count, total, removed = count - 1, total - row["bytes"], removed + 1
         return removed
 
