@@ -100,17 +100,16 @@ class Journal:
         return {row["taskid"] for row in self.db.query(
             "SELECT taskid FROM task_journal WHERE state != ?", (SENDING,))}
 
-    def running(self) -> list[JournalEntry]:
-        rows = self.db.query(
+    def _entries(self, column: str, value: str) -> list[JournalEntry]:
+        return [JournalEntry(**dict(row)) for row in self.db.query(
             "SELECT taskid, token, key_kind, base_url, started, state, cost_usd FROM task_journal"
-            " WHERE state = ? ORDER BY started", (RUNNING,))
-        return [JournalEntry(**dict(row)) for row in rows]
+            f" WHERE {column} = ? ORDER BY started", (value,))]
+
+    def running(self) -> list[JournalEntry]:
+        return self._entries("state", RUNNING)
 
     def entry(self, taskid: str) -> JournalEntry | None:
-        rows = self.db.query(
-            "SELECT taskid, token, key_kind, base_url, started, state, cost_usd FROM task_journal"
-            " WHERE taskid = ?", (taskid,))
-        return JournalEntry(**dict(rows[0])) if rows else None
+        return next(iter(self._entries("taskid", taskid)), None)
 
     def recover(self, client: Any | None, base_url: str) -> list[str]:
         """Deal with every task a previous process left running; returns what was done.
