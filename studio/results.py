@@ -23,6 +23,7 @@ is only ever compared with them, never used as a path.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -189,6 +190,11 @@ def make_thumbnail(source: str | os.PathLike) -> tuple[str, bytes] | None:
     return (".png" if alpha else ".jpg"), out.getvalue()
 
 
+@functools.lru_cache(maxsize=THUMB_CACHE)
+def _thumbnail(path: str, size: int, mtime_ns: int) -> tuple[str, bytes] | None:
+    return make_thumbnail(path)  # size and mtime: a changed file is a new key
+
+
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -202,7 +208,6 @@ class ResultStore:
         self.root = (Path(self.db.directory) / RESULTS_FOLDER).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._browsers: OrderedDict[str, str] = OrderedDict()  # tab -> browser id
-        self._thumbs: OrderedDict[tuple, tuple[str, bytes] | None] = OrderedDict()
         self._lock = threading.Lock()
         self._sweep_orphans()
 
@@ -284,20 +289,11 @@ class ResultStore:
             kept.append(replace(ref, path=relative))
         return kept
 
-    def _thumbnail_of(self, path: str) -> tuple[str, bytes] | None:
+    @staticmethod
+    def _thumbnail_of(path: str) -> tuple[str, bytes] | None:
         """Made once per sent copy: a side-by-side batch keeps the same references N times."""
         stat = os.stat(path)
-        key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-        with self._lock:
-            if key in self._thumbs:
-                self._thumbs.move_to_end(key)
-                return self._thumbs[key]
-        thumb = make_thumbnail(path)
-        with self._lock:
-            self._thumbs[key] = thumb
-            while len(self._thumbs) > THUMB_CACHE:
-                self._thumbs.popitem(last=False)
-        return thumb
+        return _thumbnail(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
 
     def _fit(self, folder: Path, refs: list[Reference]) -> int:
         """Hold the result to its cap: reference copies go, largest first (their thumbnails

@@ -7,10 +7,11 @@ fills in a shared result's inputs and never starts a run. The results themselves
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import time
-from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urljoin, urlsplit
 
@@ -48,20 +49,18 @@ element.addEventListener('click', (event) => {
     item.setAttribute('aria-pressed', String(item === card)));
 });
 """
-_thumbs: OrderedDict[str, str] = OrderedDict()  # result id -> data: URL, newest last
 THUMB_EDGE, THUMBS_CACHED = 72, 200
 
 
 def thumbnail_data(result: Result) -> str:
     """A small JPEG of the result as a data: URL (the picker needs no route of its own, so
     who may see a result stays decided where the list is made)."""
-    cached = _thumbs.get(result.id)
-    if cached is not None:
-        _thumbs.move_to_end(result.id)
-        return cached
     path = store().image(result)
-    if path is None:
-        return ""
+    return _data_url(path) if path else ""
+
+
+@functools.lru_cache(maxsize=THUMBS_CACHED)  # a kept image never changes under its path
+def _data_url(path: Path) -> str:
     try:
         with Image.open(path) as im:
             im.draft("RGB", (THUMB_EDGE * 2, THUMB_EDGE * 2))
@@ -71,11 +70,7 @@ def thumbnail_data(result: Result) -> str:
             im.save(buffer, "JPEG", quality=70)
     except (OSError, ValueError):
         return ""
-    data = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
-    _thumbs[result.id] = data
-    while len(_thumbs) > THUMBS_CACHED:
-        _thumbs.popitem(last=False)
-    return data
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _card(result: Result, picked: bool) -> str:
