@@ -222,11 +222,13 @@ def same_site(origin: str, hosts: list[str]) -> bool:
     return False
 
 
-class OriginGate:
-    """ASGI middleware: a request from a browser page of another origin is refused (403)."""
-
+class _Middleware:
     def __init__(self, app: Any):
         self.app = app
+
+
+class OriginGate(_Middleware):
+    """ASGI middleware: a request from a browser page of another origin is refused (403)."""
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -248,12 +250,9 @@ class OriginGate:
             origin, _hosts(headers, config.trust_proxy_headers))
 
 
-class QuietRoutes:
+class QuietRoutes(_Middleware):
     """ASGI middleware: deep links closed; a queue stream Gradio ends by raising ends quietly
     (Gradio has already sent the client its "session not found" message)."""
-
-    def __init__(self, app: Any):
-        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
@@ -292,11 +291,8 @@ def _is_upload(path: str) -> bool:
     return path.rstrip("/").endswith(("/upload", "/process_recording")) or "/mcp" in path
 
 
-class UploadGate:
+class UploadGate(_Middleware):
     """ASGI middleware: bodies bounded and counted per visitor before Gradio stores them."""
-
-    def __init__(self, app: Any):
-        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") in _SAFE_METHODS:

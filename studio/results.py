@@ -439,8 +439,3 @@ def store() -> ResultStore:
     if _store is None:
         raise RuntimeError("the result store is opened at start (results.open_store)")
     return _store
-
-
-def keep(session: str, record: RunRecord) -> Result:
-    """Keep a finished run (storage trouble raises: the page logs it and goes on)."""
-    return store().keep(session, record)
