@@ -18,13 +18,9 @@ START_WAIT_SECONDS = 5.0
 
 @dataclass
 class ActiveRuns:
-    """The remote tasks each browser session has running, so they can be stopped from outside
-    the run's own generator (the Stop button, a closed tab, the server shutting down)."""
-
     simulated: bool = False  # the simulator's tasks: their costs are not charges
-    _runs: dict[str, dict[str, WiroClient]] = field(default_factory=dict)
-    # Which task each side-by-side slot of a session is running (for that slot's Stop).
-    _slots: dict[str, dict[int, str]] = field(default_factory=dict)
+    # What Stop can still stop: session -> {task id: (its client, its side-by-side slot)}.
+    _runs: dict[str, dict[str, tuple[WiroClient, int]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Runs whose generator has not ended yet (task id -> session), even once Stop took
     # their task out of _runs: Stop waits for them, so its message is the page's last word.
@@ -56,22 +52,21 @@ class ActiveRuns:
 
     def add(self, session: str, client: WiroClient, taskid: str, slot: int = 0) -> None:
         with self._lock:
-            self._runs.setdefault(session, {})[taskid] = client
-            self._slots.setdefault(session, {})[slot] = taskid
+            self._runs.setdefault(session, {})[taskid] = (client, slot)
             self._following[taskid] = session
+
+    def _take(self, session: str, taskid: str) -> WiroClient | None:
+        """Out of what Stop can stop (the lock held): its client, None if it was not there."""
+        tasks = self._runs.get(session, {})
+        entry = tasks.pop(taskid, None)
+        if not tasks:
+            self._runs.pop(session, None)
+        return entry[0] if entry else None
 
     def discard(self, session: str, taskid: str) -> None:
         """The run following `taskid` has ended (its generator's `finally`)."""
         with self._changed:
-            tasks = self._runs.get(session, {})
-            tasks.pop(taskid, None)
-            if not tasks:
-                self._runs.pop(session, None)
-            slots = self._slots.get(session, {})
-            for slot in [s for s, t in slots.items() if t == taskid]:
-                del slots[slot]
-            if not slots:
-                self._slots.pop(session, None)
+            self._take(session, taskid)
             self._following.pop(taskid, None)
             self._stopped.pop(taskid, None)
             self._changed.notify_all()
@@ -115,22 +110,21 @@ class ActiveRuns:
     def stop(self, session: str) -> list[str]:
         """Cancel (queued) or kill (running) every task of a session; says what happened."""
         with self._lock:
-            tasks = dict(self._runs.pop(session, {}))
+            tasks = {taskid: client for taskid, (client, _) in self._runs.pop(session, {}).items()}
             self._stopped.update(dict.fromkeys(tasks))
         return self._stop(tasks)
 
     def stop_slot(self, session: str, slot: int) -> str | None:
         """Stop the task of one side-by-side slot; None if it is not running."""
-        with self._lock:
-            taskid = self._slots.get(session, {}).get(slot)
+        with self._lock:  # the newest task in that slot
+            taskid = next((t for t, (_, s) in reversed(self._runs.get(session, {}).items())
+                           if s == slot), None)
         return self.stop_task(session, taskid) if taskid else None
 
     def stop_task(self, session: str, taskid: str) -> str | None:
         """Stop one task of a session; None if it is not running."""
         with self._lock:
-            client = self._runs.get(session, {}).pop(taskid, None)
-            if session in self._runs and not self._runs[session]:
-                del self._runs[session]
+            client = self._take(session, taskid)
             if client is not None:
                 self._stopped[taskid] = None
         return None if client is None else self._stop({taskid: client})[0]

@@ -75,7 +75,7 @@ def admit(guard: Guard, visitor: Visitor, values: dict[str, Any], seeds: list[in
     """One Job per seed, all admitted together, or the Refusal that says why not."""
     count = len(seeds)
     try:  # 1. the caps, before anything of the request is read
-        guard.check(visitor.session, visitor.address, count, own_key=own_key, estimate_usd=0)
+        guard.check(visitor.session, visitor.address, count, own_key=own_key)
     except RunRefused as exc:
         return refused(str(exc), visitor)
     values = {**values, spec.SEED.name: seeds[0]}

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -58,18 +58,18 @@ class HourlyTotals:
     """Amounts per key over a rolling hour, in one-minute buckets (a key's total never needs
     more than 60 of them however many requests it makes)."""
 
-    def __init__(self, window: float = 3600.0, bucket: float = 60.0, max_keys: int = 20_000,
-                 clock: Callable[[], float] = time.monotonic):
-        self.window, self.bucket, self.max_keys, self.clock = window, bucket, max_keys, clock
+    WINDOW, BUCKET, MAX_KEYS = 3600.0, 60.0, 20_000
+
+    def __init__(self) -> None:
         self._buckets: OrderedDict[str, list[list[float]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _current(self, key: str) -> list[list[float]]:
-        now = self.clock()
-        buckets = [b for b in self._buckets.get(key, []) if now - b[0] < self.window]
+        now = time.monotonic()
+        buckets = [b for b in self._buckets.get(key, []) if now - b[0] < self.WINDOW]
         self._buckets[key] = buckets
         self._buckets.move_to_end(key)
-        while len(self._buckets) > self.max_keys:
+        while len(self._buckets) > self.MAX_KEYS:
             self._buckets.popitem(last=False)
         return buckets
 
@@ -77,8 +77,8 @@ class HourlyTotals:
         """Count `amount` for `key`; returns the key's total for the last hour."""
         with self._lock:
             buckets = self._current(key)
-            now = self.clock()
-            if buckets and now - buckets[-1][0] < self.bucket:
+            now = time.monotonic()
+            if buckets and now - buckets[-1][0] < self.BUCKET:
                 buckets[-1][1] += amount
             else:
                 buckets.append([now, amount])
@@ -93,9 +93,8 @@ class VisitorLog:
     """Refusal lines, at most `lines_per_hour` per visitor (then one line says the rest go
     unlogged): a flood of refused requests cannot fill the log."""
 
-    def __init__(self, lines_per_hour: int, clock: Callable[[], float] = time.monotonic):
-        self.cap = lines_per_hour
-        self.lines = HourlyTotals(clock=clock)
+    def __init__(self, lines_per_hour: int):
+        self.cap, self.lines = lines_per_hour, HourlyTotals()
 
     def warning(self, logger: logging.Logger, address: str, message: str, *args: Any) -> None:
         if self.cap:
@@ -141,21 +140,15 @@ class TempSpace:
             self._known += needed
             return True
 
-    def used(self) -> int:
-        return uploads.prune_oldest([f for f in self.folders() if f.is_dir()],
-                                    max_bytes=math.inf)
-
 
 @dataclass
 class Bounds:
     config: Config
     folders: Callable[[], list[Path]] = list
-    log: VisitorLog = field(init=False)
-    sent: HourlyTotals = field(init=False, default_factory=HourlyTotals)
-    temp: TempSpace = field(init=False)
 
     def __post_init__(self) -> None:
         self.log = VisitorLog(self.config.log_lines_per_client_per_hour)
+        self.sent = HourlyTotals()
         self.temp = TempSpace(int(self.config.temp_mb * MB), self.folders)
 
 
@@ -229,11 +222,13 @@ def same_site(origin: str, hosts: list[str]) -> bool:
     return False
 
 
-class OriginGate:
-    """ASGI middleware: a request from a browser page of another origin is refused (403)."""
-
+class _Middleware:
     def __init__(self, app: Any):
         self.app = app
+
+
+class OriginGate(_Middleware):
+    """ASGI middleware: a request from a browser page of another origin is refused (403)."""
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -255,12 +250,9 @@ class OriginGate:
             origin, _hosts(headers, config.trust_proxy_headers))
 
 
-class QuietRoutes:
+class QuietRoutes(_Middleware):
     """ASGI middleware: deep links closed; a queue stream Gradio ends by raising ends quietly
     (Gradio has already sent the client its "session not found" message)."""
-
-    def __init__(self, app: Any):
-        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
@@ -270,19 +262,24 @@ class QuietRoutes:
         if not path.endswith("/queue/data"):
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        sent = _Tracked(send)
         try:
-            await self.app(scope, receive, tracking)
+            await self.app(scope, receive, sent)
         except Exception:
-            if not started:
+            if not sent.started:
                 raise
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _Tracked:
+    """`send`, noting whether the response has started (after that it cannot be replaced)."""
+
+    def __init__(self, send: Any):
+        self.send, self.started = send, False
+
+    async def __call__(self, message: dict) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
 
 
 class TooLarge(MultiPartException):
@@ -294,11 +291,8 @@ def _is_upload(path: str) -> bool:
     return path.rstrip("/").endswith(("/upload", "/process_recording")) or "/mcp" in path
 
 
-class UploadGate:
+class UploadGate(_Middleware):
     """ASGI middleware: bodies bounded and counted per visitor before Gradio stores them."""
-
-    def __init__(self, app: Any):
-        self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") in _SAFE_METHODS:
@@ -355,15 +349,9 @@ class UploadGate:
                     raise TooLarge(f"Request exceeded maximum allowed size {over}.")
             return message
 
-        started = False
-
-        async def tracking(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        sent = _Tracked(send)
         try:
-            await self.app(scope, counting, tracking)
+            await self.app(scope, counting, sent)
         except TooLarge as exc:  # raised outside Gradio's upload route (which answers itself)
-            if not started:
+            if not sent.started:
                 await _refuse(scope, receive, send, 413, exc.message)

@@ -85,10 +85,6 @@ class Config:
             changes["trust_proxy_headers"] = True  # a Space always sits behind its proxy
         return replace(config, **changes)
 
-    def with_changes(self, **changes: Any) -> Config:
-        """A copy with some settings changed (tests; the simulator's own client)."""
-        return replace(self, **changes)
-
 
 def variables() -> dict[str, Any]:
     """{variable: default} for every setting the app reads."""

@@ -1,4 +1,10 @@
-"""What a run will cost, said before Generate: an ESTIMATE from wiro.pricing's rule.
+"""What a run will cost, said before Generate: an ESTIMATE, from Wiro's own price list.
+
+The price list is Tool/Detail's `dynamicprice`, read once at start (the owner's key; in
+keyless mode the simulator's, which bills by the same list), kept in the data directory so a
+restart or a Wiro hiccup keeps the last one, and read again once a day; any difference
+between Wiro's inputs and wiro/spec.py is logged in one line. Without a readable list the
+estimate uses Black Forest Labs' rates (wiro/pricing.py).
 
 The output size comes from width and height (0: the first reference image's size, when it
 is an upload). Reference images count at the size they will be sent at, after
@@ -9,15 +15,85 @@ so; the simulator bills a URL the same way, so estimate and charge agree there. 
 """
 from __future__ import annotations
 
-import math
-
 import html
+import json
+import logging
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
-from wiro import pricing, spec, uploads
+from wiro import WiroError, pricing, spec, uploads
+from wiro.models import ModelDetail
 
-from .prices import PRICES
+from . import sizes
+
+log = logging.getLogger(__name__)
+
+# --- Wiro's price list --------------------------------------------------------------------
+
+FILE_NAME = "tool-detail.json"
+REFRESH_SECONDS = 24 * 3600.0
+ASK_SECONDS = 5.0  # a start never waits longer than this for Wiro's answer
+
+
+def _cached(path: Path) -> tuple[ModelDetail | None, float]:
+    """The kept description and when it was read (0 when there is none)."""
+    try:
+        kept = json.loads(path.read_text())
+        return ModelDetail.from_json(kept["tool"]), float(kept["read_at"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, 0.0
+
+
+def read_detail(client: Any, data_dir: Path, now: float | None = None) -> ModelDetail | None:
+    """The model as Wiro describes it: the kept copy while it is under a day old, else asked
+    of Wiro (and kept); on failure the last kept copy, or None."""
+    now = time.time() if now is None else now
+    path = Path(data_dir) / FILE_NAME
+    detail, read_at = _cached(path)
+    if detail is not None and now - read_at < REFRESH_SECONDS:
+        return detail
+    if client is None:
+        return detail
+    try:
+        fresh = client.tool_detail(within=ASK_SECONDS)
+    except WiroError as exc:
+        log.warning("Wiro's price list was not read (%s); %s", exc,
+                    "using the copy from " + time.strftime("%Y-%m-%d", time.gmtime(read_at))
+                    if detail else "estimating with Black Forest Labs' rates")
+        return detail
+    try:
+        path.write_text(json.dumps({"read_at": now, "tool": fresh.raw}))
+    except OSError as exc:
+        log.warning("Wiro's price list was not kept (%s)", exc)
+    drift = fresh.drift()
+    if drift:
+        log.warning("Wiro's description of the model differs from wiro/spec.py: %s",
+                    "; ".join(drift))
+    return fresh
+
+
+class PriceList:
+    """Tool/Detail's `dynamicprice` entries as the estimate reads them, kept up to date."""
+
+    entries: list[dict] | None = None
+
+    def keep_fresh(self, client: Any, data_dir: Path) -> None:
+        """Read now, then again each day (in the background)."""
+        detail = read_detail(client, data_dir)
+        if detail is not None and detail.dynamic_price:
+            self.entries = detail.dynamic_price
+        timer = threading.Timer(REFRESH_SECONDS, self.keep_fresh, (client, data_dir))
+        timer.daemon = True
+        timer.start()
+
+
+PRICES = PriceList()  # the app's, read by `estimate`
+
+
+# --- the estimate -------------------------------------------------------------------------
 
 # What a URL reference is taken to measure (wiro/simulator/task.py bills it so too).
 ASSUMED_URL_SIZE = (spec.WIDTH.default, spec.HEIGHT.default)
@@ -40,15 +116,7 @@ class Estimate:
 def _size(raw: Any, field: spec.ModelInput) -> int | None:
     """A width or height the model accepts (0 included), else None: no estimate for inputs
     that validation will refuse anyway."""
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(value) or value != int(value):
-        return None
-    value = int(value)
-    valid = field.minimum <= value <= field.maximum and not value % (field.step or 1)
-    return value if value == 0 or valid else None
+    return None if sizes.field_problem(field, raw) else int(float(raw))
 
 
 def match_input_size(first: tuple[int, int]) -> tuple[int, int]:

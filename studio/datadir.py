@@ -35,7 +35,7 @@ T = TypeVar("T")
 class Database:
     """One SQLite database, a connection per thread."""
 
-    def __init__(self, directory: str | os.PathLike | None, busy_seconds: float = BUSY_SECONDS):
+    def __init__(self, directory: str | os.PathLike | None):
         """`directory` None: a private in-memory database (unit tests, one-off scripts)."""
         self.directory = Path(directory).resolve() if directory is not None else None
         if self.directory is not None:
@@ -45,7 +45,6 @@ class Database:
         else:
             self.path = None
             self._target = f"file:memory-{uuid.uuid4().hex}?mode=memory&cache=shared"
-        self.busy_seconds = busy_seconds
         self._local = threading.local()
         self._schemas: list[str] = []
         self._lock = threading.Lock()  # guards _schemas only
@@ -54,7 +53,7 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._target, uri=self.path is None, check_same_thread=False,
-                               isolation_level=None, timeout=self.busy_seconds)
+                               isolation_level=None, timeout=BUSY_SECONDS)
         conn.row_factory = sqlite3.Row
         if self.path is not None:
             conn.execute("PRAGMA journal_mode=WAL")

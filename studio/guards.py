@@ -1,7 +1,19 @@
-"""Limits that keep a public Space from spending its owner's credits for strangers.
+"""The caps that keep a public Space from spending its owner's credits for strangers, and
+today's spending, kept where a restart cannot lose it. Every check happens before Run, so a
+refused call costs nothing. The caps come from settings (studio/config.py; 0 = no cap).
 
-Every check happens before Run, so a refused call costs nothing. The caps come from
-settings (see .env.example); 0 or empty means "no cap".
+The `Ledger` (a table in APP_DATA_DIR's SQLite database) has one row for every run the owner
+pays for, from the moment it is admitted:
+
+- `reserved`: admitted with its estimate; nothing sent to Wiro yet.
+- `sent`: the Run is on its way (marked just before it goes out). From here Wiro may charge
+  whatever happens next (a lost answer, a failed download, a crash), so the estimate stays
+  counted until Wiro's own `totalcost` replaces it.
+- `charged`: Wiro's `totalcost` is known; it replaces the estimate.
+
+A run that ends before anything was sent, or whose Run Wiro plainly refused, drops its row.
+A row left `reserved` by a process that died is kept: over-counting a few cents is the safe
+side of a spending cap. The day is the UTC date the run was admitted.
 """
 from __future__ import annotations
 
@@ -9,13 +21,16 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable
 
+from wiro import pricing, spec
+
 from .config import Config
-from .datadir import safely
-from .ledger import Ledger, OverCap
+from .datadir import Database, open_database, safely
 
 HOUR = 3600.0
 STORAGE_BUSY = ("The demo cannot check today's spending right now (its storage is busy). "
@@ -29,8 +44,6 @@ class RunRefused(Exception):
 
 def default_estimate_usd() -> float:
     """What a run of the spec's defaults costs: the reservation when no estimate is given."""
-    from wiro import pricing, spec
-
     return pricing.estimate_cost(spec.WIDTH.default, spec.HEIGHT.default, 0.0)
 
 
@@ -56,26 +69,22 @@ class Guard:
     def persistent(cls, settings: Config, database=None) -> Guard:
         """The app's guard: its ledger in the app's database (APP_DATA_DIR), so a restart
         does not reset today's spending."""
-        from .datadir import open_database
-
         return cls(settings, ledger=Ledger(database or open_database(settings.data_dir)))
 
-    def check(self, session: str, client_id: str, count: int = 1, *, own_key: bool = False,
-              estimate_usd: float | None = None) -> None:
-        """Raise RunRefused if `admit` would refuse now, reserving nothing: lets a request
-        that is over a cap be turned away before any of its files are looked at."""
-        now = self.clock()
+    def check(self, session: str, client_id: str, count: int = 1, *,
+              own_key: bool = False) -> None:
+        """Raise RunRefused if a cap says no already, reserving nothing: lets a request that
+        is over a cap be turned away before any of its files are looked at."""
+        cap = self.settings.daily_spend_cap_usd
         with self._lock:
-            self._refuse_if_capped(session, client_id, count, own_key, now)
-            if not own_key and self.settings.daily_spend_cap_usd:
-                est = default_estimate_usd() if estimate_usd is None else estimate_usd
+            self._refuse_if_capped(session, client_id, count, own_key, self.clock())
+            if not own_key and cap:
                 try:
                     spent = self.ledger.spent()
                 except sqlite3.Error:
                     raise RunRefused(STORAGE_BUSY) from None
-                if spent + est * count > self.settings.daily_spend_cap_usd + 1e-9:
-                    raise self._over_cap(OverCap(spent, est * count,
-                                                 self.settings.daily_spend_cap_usd))
+                if spent > cap + 1e-9:
+                    raise self._over_cap(OverCap(spent, 0.0, cap))
 
     def budget_refusal(self, client_id: str) -> str | None:
         """Why no run of this visitor's could be admitted for a while (its hour used up, or
@@ -215,3 +224,94 @@ class Ticket:
             self._ledger("Wiro's charge", "charged", charge)
         else:
             self._ledger("the end of a run", "settle")
+
+
+# --- today's spending ----------------------------------------------------------------------
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spend_ledger (
+    run_id  TEXT PRIMARY KEY,
+    day     TEXT NOT NULL,
+    usd     REAL NOT NULL,
+    state   TEXT NOT NULL CHECK (state IN ('reserved', 'sent', 'charged')),
+    task_id TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spend_ledger_day ON spend_ledger (day);
+"""
+SPENT = "SELECT COALESCE(SUM(usd), 0) FROM spend_ledger WHERE day = ?"
+
+
+class OverCap(Exception):
+    """Reserving would take today's spending past the cap."""
+
+    def __init__(self, spent: float, asked: float, cap: float):
+        super().__init__(f"${spent:.4f} spent or reserved + ${asked:.4f} > ${cap:.2f}")
+        self.spent, self.asked, self.cap = spent, asked, cap
+
+
+def utc_day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
+
+
+class Ledger:
+    def __init__(self, database=None, clock: Callable[[], float] = time.time):
+        """`database`: a `studio.datadir.Database` (shared with the app's other tables);
+        None keeps the ledger in memory."""
+        self.db = database if database is not None else Database(None)
+        self.clock = clock
+        self.db.ensure(SCHEMA)
+
+    def today(self) -> str:
+        return utc_day(self.clock())
+
+    def spent(self, day: str | None = None) -> float:
+        """Charged, plus the estimates of runs sent or about to be, for `day` (today)."""
+        return float(self.db.query(SPENT, (day or self.today(),))[0][0])
+
+    def reserve(self, estimates: list[float], cap: float = 0.0) -> list[str]:
+        """One `reserved` row per run, all or none; raises OverCap if `cap` (> 0) would be
+        crossed. Checked and written in one transaction, so runs admitted at the same moment
+        cannot all slip under the cap."""
+        now = self.clock()
+        day = utc_day(now)
+        ids = [uuid.uuid4().hex for _ in estimates]
+        with self.db.transaction() as conn:
+            spent = float(conn.execute(SPENT, (day,)).fetchone()[0])
+            asked = sum(estimates)
+            if cap and spent + asked > cap + 1e-9:
+                raise OverCap(spent, asked, cap)
+            conn.executemany(
+                "INSERT INTO spend_ledger (run_id, day, usd, state, created, updated) "
+                "VALUES (?, ?, ?, 'reserved', ?, ?)",
+                [(run_id, day, max(0.0, usd), now, now) for run_id, usd in zip(ids, estimates)])
+        return ids
+
+    def sent(self, run_id: str, task_id: str | None = None) -> None:
+        """The Run is going out (or went out as `task_id`): it counts, whatever follows."""
+        self.db.execute("UPDATE spend_ledger SET state = CASE state WHEN 'reserved' THEN 'sent'"
+                        " ELSE state END, task_id = COALESCE(?, task_id), updated = ? "
+                        "WHERE run_id = ?", (task_id, self.clock(), run_id))
+
+    def not_sent(self, run_id: str) -> None:
+        """Wiro refused the Run before starting anything: it costs nothing."""
+        self.db.execute("DELETE FROM spend_ledger WHERE run_id = ? AND state = 'sent'",
+                        (run_id,))
+
+    def charged(self, run_id: str, usd: float, *, by: str = "run_id") -> None:
+        """Wiro's totalcost for the run (`by="task_id"`: a task a crashed process left
+        behind): it replaces the estimate, whatever happens next."""
+        assert by in ("run_id", "task_id")
+        self.db.execute(f"UPDATE spend_ledger SET state = 'charged', usd = ?, updated = ? "
+                        f"WHERE {by} = ?", (max(0.0, float(usd)), self.clock(), run_id))
+
+    def settle(self, run_id: str) -> None:
+        """The run is over: a run never sent costs nothing; the others stay as they are."""
+        self.db.execute("DELETE FROM spend_ledger WHERE run_id = ? AND state = 'reserved'",
+                        (run_id,))
+
+    def rows(self, day: str | None = None) -> list[dict]:
+        return [dict(zip(("run_id", "usd", "state", "task_id"), r)) for r in self.db.query(
+            "SELECT run_id, usd, state, task_id FROM spend_ledger WHERE day = ? "
+            "ORDER BY created", (day or self.today(),))]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .datadir import Database
-from .ledger import Ledger
+from .guards import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +100,16 @@ class Journal:
         return {row["taskid"] for row in self.db.query(
             "SELECT taskid FROM task_journal WHERE state != ?", (SENDING,))}
 
-    def running(self) -> list[JournalEntry]:
-        rows = self.db.query(
+    def _entries(self, column: str, value: str) -> list[JournalEntry]:
+        return [JournalEntry(**dict(row)) for row in self.db.query(
             "SELECT taskid, token, key_kind, base_url, started, state, cost_usd FROM task_journal"
-            " WHERE state = ? ORDER BY started", (RUNNING,))
-        return [JournalEntry(**dict(row)) for row in rows]
+            f" WHERE {column} = ? ORDER BY started", (value,))]
+
+    def running(self) -> list[JournalEntry]:
+        return self._entries("state", RUNNING)
 
     def entry(self, taskid: str) -> JournalEntry | None:
-        rows = self.db.query(
-            "SELECT taskid, token, key_kind, base_url, started, state, cost_usd FROM task_journal"
-            " WHERE taskid = ?", (taskid,))
-        return JournalEntry(**dict(rows[0])) if rows else None
+        return next(iter(self._entries("taskid", taskid)), None)
 
     def recover(self, client: Any | None, base_url: str) -> list[str]:
         """Deal with every task a previous process left running; returns what was done.
@@ -170,7 +169,7 @@ class Journal:
         task = outcome.task
         cost = task.total_cost if task is not None else None
         if cost is not None:  # today's spending: Wiro's charge replaces the estimate
-            Ledger(self.db).charged_task(entry.taskid, cost)
+            Ledger(self.db).charged(entry.taskid, cost, by="task_id")
         if outcome.action == "already_ended":
             line = (f"Task {entry.taskid} had ended while the app was down "
                     f"({task.status.value if task else 'status unknown'}"

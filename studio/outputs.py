@@ -68,7 +68,3 @@ class OutputStore:
         if folder.resolve().parent != self.root:
             return
         shutil.rmtree(folder, ignore_errors=True)
-
-    def sessions(self) -> list[str]:
-        """The session folders present (hashed names, not the visitors' ids)."""
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())

@@ -15,12 +15,12 @@ from typing import Any
 from wiro import WiroClient, spec
 
 from . import admission, history, results
+from .cost import PRICES
 from .active_runs import ActiveRuns
 from .backend import start_backend
 from .config import Config
 from .guards import Guard
 from .outputs import OutputStore
-from .prices import PRICES
 from .record import RunRecord
 from .run import Runner, RunUpdate
 from .visitors import Visitors
@@ -84,7 +84,7 @@ class DemoPage:
         """After the image is on its way: the tab's history and the kept results. A failure
         here costs the visitor that record alone (one log line), never the run."""
         try:
-            results.keep(session, record)
+            results.store().keep(session, record)
         except Exception as exc:  # noqa: BLE001 — keeping is a bonus
             log.warning("task %s was not kept (%s: %s)", record.task_id, type(exc).__name__,
                         exc)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from wiro import spec
@@ -81,8 +81,7 @@ class RunRecord:
 
     def moved(self, **paths: Any) -> RunRecord:
         """The same record with its files elsewhere (`image=`, `references=`)."""
-        values = {**self.__dict__, **paths}
-        return RunRecord(**values)
+        return replace(self, **paths)
 
 
 def references_of(entries: list[Any], sent: list[Any]) -> tuple[Reference, ...]:

@@ -65,13 +65,9 @@ def _size_asked(inputs: dict) -> str:
     return f"{one(inputs.get(spec.WIDTH.name))}×{one(inputs.get(spec.HEIGHT.name))}"
 
 
-def simulated(result: Result) -> bool:
-    """Made by the built-in simulator: a placeholder image, and nothing was charged."""
-    return bool(result.record.simulated)
-
-
 def _simulated_note(result: Result) -> str:
-    if not simulated(result):
+    """Made by the built-in simulator: a placeholder image, and nothing was charged."""
+    if not result.record.simulated:
         return ""
     return ('<p class="simulated" data-simulated="true">Made on the simulator: a placeholder '
             f"image; its price is {SIMULATED}.</p>")
@@ -154,11 +150,6 @@ NOT_FOUND = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 # --- the session zip ----------------------------------------------------------------------
 
-def _zip_names(number: int, result: Result) -> tuple[str, str]:
-    stem = f"{number:03d}-task{result.task_id}-seed{result.record.seed}"
-    return stem, f"images/{stem}.{result.record.image.rsplit('.', 1)[-1]}"
-
-
 def results_count(count: int) -> str:
     return f"{count} result{'' if count == 1 else 's'}"
 
@@ -224,7 +215,8 @@ def _write_zip(store: ResultStore, results: Iterable[Result], archive: zipfile.Z
         image = store.image(result)
         if image is None:
             continue
-        stem, image_path = _zip_names(number, result)
+        stem = f"{number:03d}-task{result.task_id}-seed{result.record.seed}"
+        image_path = f"images/{stem}{image.suffix}"
         archive.write(image, image_path, compress_type=zipfile.ZIP_STORED)
         thumbs: list[str | None] = []
         for index in range(1, len(result.references) + 1):

@@ -23,6 +23,7 @@ is only ever compared with them, never used as a path.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -189,6 +190,11 @@ def make_thumbnail(source: str | os.PathLike) -> tuple[str, bytes] | None:
     return (".png" if alpha else ".jpg"), out.getvalue()
 
 
+@functools.lru_cache(maxsize=THUMB_CACHE)
+def _thumbnail(path: str, size: int, mtime_ns: int) -> tuple[str, bytes] | None:
+    return make_thumbnail(path)  # size and mtime: a changed file is a new key
+
+
 def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
@@ -202,7 +208,6 @@ class ResultStore:
         self.root = (Path(self.db.directory) / RESULTS_FOLDER).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._browsers: OrderedDict[str, str] = OrderedDict()  # tab -> browser id
-        self._thumbs: OrderedDict[tuple, tuple[str, bytes] | None] = OrderedDict()
         self._lock = threading.Lock()
         self._sweep_orphans()
 
@@ -284,20 +289,11 @@ class ResultStore:
             kept.append(replace(ref, path=relative))
         return kept
 
-    def _thumbnail_of(self, path: str) -> tuple[str, bytes] | None:
+    @staticmethod
+    def _thumbnail_of(path: str) -> tuple[str, bytes] | None:
         """Made once per sent copy: a side-by-side batch keeps the same references N times."""
         stat = os.stat(path)
-        key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-        with self._lock:
-            if key in self._thumbs:
-                self._thumbs.move_to_end(key)
-                return self._thumbs[key]
-        thumb = make_thumbnail(path)
-        with self._lock:
-            self._thumbs[key] = thumb
-            while len(self._thumbs) > THUMB_CACHE:
-                self._thumbs.popitem(last=False)
-        return thumb
+        return _thumbnail(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
 
     def _fit(self, folder: Path, refs: list[Reference]) -> int:
         """Hold the result to its cap: reference copies go, largest first (their thumbnails
@@ -318,33 +314,30 @@ class ResultStore:
 
     # --- reading -----------------------------------------------------------------------------
 
+    def _select(self, where: str, *params: Any) -> list[Result]:
+        return [_row(r, self.root) for r in
+                self.db.query(f"SELECT * FROM results {where}", params)]
+
     def get(self, rid: str) -> Result | None:
         if not isinstance(rid, str) or not ID_PATTERN.fullmatch(rid):
             return None
-        rows = self.db.query("SELECT * FROM results WHERE id = ?", (rid,))
-        return _row(rows[0], self.root) if rows else None
+        return next(iter(self._select("WHERE id = ?", rid)), None)
 
     def by_token(self, token: Any) -> Result | None:
         """The shared result for a link's token; None for anything not a live token."""
         if not self.settings.sharing or not valid_token(token):
             return None
-        rows = self.db.query("SELECT * FROM results WHERE share_token = ?", (token,))
-        return _row(rows[0], self.root) if rows else None
+        return next(iter(self._select("WHERE share_token = ?", token)), None)
 
     def visible_to(self, browser: str, session: str, limit: int = 50) -> list[Result]:
         """Newest first: this browser's own results (everyone's with a public gallery)."""
         if self.settings.public_gallery:
-            rows = self.db.query("SELECT * FROM results ORDER BY created DESC LIMIT ?",
-                                 (limit,))
-        else:
-            rows = self.db.query("SELECT * FROM results WHERE owner = ? ORDER BY created DESC "
-                                 "LIMIT ?", (self.owner_for(browser, session), limit))
-        return [_row(r, self.root) for r in rows]
+            return self._select("ORDER BY created DESC LIMIT ?", limit)
+        return self._select("WHERE owner = ? ORDER BY created DESC LIMIT ?",
+                            self.owner_for(browser, session), limit)
 
     def of_session(self, session: str) -> list[Result]:
-        rows = self.db.query("SELECT * FROM results WHERE session = ? ORDER BY created",
-                             (session,))
-        return [_row(r, self.root) for r in rows]
+        return self._select("WHERE session = ? ORDER BY created", session)
 
     def file(self, result: Result, path: str | os.PathLike) -> Path | None:
         """A file of a result, only from inside that result's folder (paths come from the
@@ -396,10 +389,11 @@ class ResultStore:
                         (token, result.id))
         return self.get(result.id).share_token
 
-    def delete(self, result: Result) -> None:
+    def delete(self, result: Result | str) -> None:
         """The row first, so a link stops working before its files go."""
-        self.db.execute("DELETE FROM results WHERE id = ?", (result.id,))
-        shutil.rmtree(self.root / result.id, ignore_errors=True)
+        rid = result if isinstance(result, str) else result.id
+        self.db.execute("DELETE FROM results WHERE id = ?", (rid,))
+        shutil.rmtree(self.root / rid, ignore_errors=True)
 
     def prune(self, keep: str | None = None) -> int:
         """Oldest first until both caps hold, never `keep` (the result just kept: it is
@@ -413,8 +407,7 @@ class ResultStore:
                 break
             if row["id"] == keep:
                 continue
-            self.db.execute("DELETE FROM results WHERE id = ?", (row["id"],))
-            shutil.rmtree(self.root / row["id"], ignore_errors=True)
+            self.delete(row["id"])
             count, total, removed = count - 1, total - row["bytes"], removed + 1
         return removed
 
@@ -446,8 +439,3 @@ def store() -> ResultStore:
     if _store is None:
         raise RuntimeError("the result store is opened at start (results.open_store)")
     return _store
-
-
-def keep(session: str, record: RunRecord) -> Result:
-    """Keep a finished run (storage trouble raises: the page logs it and goes on)."""
-    return store().keep(session, record)

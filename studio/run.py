@@ -232,15 +232,18 @@ class Runner:
     def _finish(self, session: str, client: WiroClient, task: Task, job: Job,
                 wall: float, found: str = "") -> RunUpdate:
         seed, said = job.seed, task.status_text
+
+        def ended(kind: str, title: str, detail: str) -> RunUpdate:
+            return RunUpdate(RunStatus(kind, title, detail, wiro_status=said), seed, True,
+                             task.id)
+
         if task.cancelled:  # the same words as the Stop button's answer, when it was that
             line = self.registry.stop_outcome(task.id)
-            return RunUpdate(RunStatus("stopped", "Stopped.",
-                                       line or f"Task {task.id} was cancelled outside this page.",
-                                       wiro_status=said), seed, True, task.id)
+            return ended("stopped", "Stopped.",
+                         line or f"Task {task.id} was cancelled outside this page.")
         if not task.deliverable:
-            return RunUpdate(RunStatus("error", "The model did not produce an image.",
-                                       str(TaskFailedError(task)), wiro_status=said),
-                             seed, True, task.id)
+            return ended("error", "The model did not produce an image.",
+                         str(TaskFailedError(task)))
         output = task.outputs[0]
         # The simulator's price is not money spent, and is never said to be.
         price = (f"${task.total_cost:.4f} simulated — no charge" if self.backend.is_simulator
@@ -250,29 +253,23 @@ class Runner:
         try:
             data = client.download(output)
         except DownloadError as exc:  # charged all the same; the link may still work later
-            return RunUpdate(RunStatus(
-                "error", "The image could not be downloaded.",
-                f"{charged}, but its image could not be fetched: {exc}\nLink: {exc.url}",
-                wiro_status=said), seed, True, task.id)
+            return ended("error", "The image could not be downloaded.",
+                         f"{charged}, but its image could not be fetched: {exc}\nLink: {exc.url}")
         try:  # a file that is not an image gets plain words, not Pillow's repr
             with Image.open(io.BytesIO(data)) as im:
                 width, height, fmt = im.width, im.height, (im.format or "").lower()
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            return RunUpdate(RunStatus(
-                "error", "Wiro's output is not an image this page can show.",
-                f"{charged}, but its output file {output.name or '(unnamed)'} "
-                f"({len(data):,} bytes) is not a PNG, JPEG or WebP image.", wiro_status=said),
-                seed, True, task.id)
+            return ended("error", "Wiro's output is not an image this page can show.",
+                         f"{charged}, but its output file {output.name or '(unnamed)'} "
+                         f"({len(data):,} bytes) is not a PNG, JPEG or WebP image.")
         extension = output.name.rsplit(".", 1)[-1] if "." in output.name else fmt
         try:
             path = self.outputs.save(session, f"flux2pro-task{task.id}-seed{seed}.{extension}",
                                      data)
         except OSError as exc:  # a full disk: the image is still the visitor's, at Wiro's link
             log.warning("task %s's image was not saved (%s)", task.id, exc)
-            return RunUpdate(RunStatus(
-                "error", "The image is ready, but this server could not save it.",
-                f"{charged}. Open it from Wiro's link within a few minutes: {output.url}",
-                wiro_status=said), seed, True, task.id)
+            return ended("error", "The image is ready, but this server could not save it.",
+                         f"{charged}. Open it from Wiro's link within a few minutes: {output.url}")
         record = RunRecord(
             task_id=task.id, inputs=dict(job.request.params), references=job.references,
             image=str(path), width=width, height=height, format=fmt, bytes=len(data),

@@ -1,24 +1,17 @@
 """The page's part of kept results: Share, Delete and "Download this session" beside the
-result, the /share/<token> routes, and "Open in the app" (`/?restore=<token>`), which fills
-in a shared result's inputs and never starts a run.
-
-app.py uses it in three places:
-
-    keep = share_ui.build()                       # layout, under the result
-    keep.wire(demo, [run_event, sbs_event], form, refs, page.outputs)   # wiring
-    app_kwargs=share_ui.app_kwargs()              # in launch_options(): the share routes
-
-The results themselves are kept by `studio.results.keep`, called where finished runs are
-recorded (studio/ui/generate.py, studio/ui/compare.py).
+result (`build()` where they sit, `wire(...)` once the page exists), the /share/<token>
+routes (`app_kwargs()`, in launch_options), and "Open in the app" (`/?restore=<token>`), which
+fills in a shared result's inputs and never starts a run. The results themselves are kept by
+`DemoPage.keep` (studio/page.py) through `studio.results`.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urljoin, urlsplit
 
@@ -56,20 +49,18 @@ element.addEventListener('click', (event) => {
     item.setAttribute('aria-pressed', String(item === card)));
 });
 """
-_thumbs: OrderedDict[str, str] = OrderedDict()  # result id -> data: URL, newest last
 THUMB_EDGE, THUMBS_CACHED = 72, 200
 
 
 def thumbnail_data(result: Result) -> str:
     """A small JPEG of the result as a data: URL (the picker needs no route of its own, so
     who may see a result stays decided where the list is made)."""
-    cached = _thumbs.get(result.id)
-    if cached is not None:
-        _thumbs.move_to_end(result.id)
-        return cached
     path = store().image(result)
-    if path is None:
-        return ""
+    return _data_url(path) if path else ""
+
+
+@functools.lru_cache(maxsize=THUMBS_CACHED)  # a kept image never changes under its path
+def _data_url(path: Path) -> str:
     try:
         with Image.open(path) as im:
             im.draft("RGB", (THUMB_EDGE * 2, THUMB_EDGE * 2))
@@ -79,11 +70,7 @@ def thumbnail_data(result: Result) -> str:
             im.save(buffer, "JPEG", quality=70)
     except (OSError, ValueError):
         return ""
-    data = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
-    _thumbs[result.id] = data
-    while len(_thumbs) > THUMBS_CACHED:
-        _thumbs.popitem(last=False)
-    return data
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _card(result: Result, picked: bool) -> str:
@@ -131,25 +118,47 @@ def share_link(page_url: str, token: str) -> str:
     return urljoin(page_url, f"share/{token}")
 
 
-@dataclass
 class KeepShare:
-    picker: Any  # the cards (HTML)
-    pick: Any  # the picked result's id, read from the cards when a button is pressed
-    share: Any
-    delete: Any
-    link: Any
-    note: Any
-    download: Any
-    zip_file: Any
-    browser: Any
-    page_url: Any
-    panel: Any
-    shown: Any  # the panel is open: the cards are drawn, and redrawn after each run
-    confirm: Any  # "Delete …? Yes / Cancel"
-    confirm_text: Any
-    confirm_yes: Any
-    confirm_no: Any
-    pending: Any  # the id Delete asked about
+    """Share, Delete and "Download this session", built where it is made (under the
+    result); `wire` connects them once the rest of the page exists."""
+
+    def __init__(self) -> None:
+        sharing = store().settings.sharing
+        # Kept files are served in place (restored references, never copied per visit).
+        gr.set_static_paths([store().root])
+        # Closed by default: the result column stays short enough to stay in view (sticky),
+        # and the cards are only drawn once it is opened.
+        title = "Share, keep, download" if sharing else "Keep, download"
+        with gr.Accordion(title, open=False, elem_id="keep-share") as self.panel:
+            gr.Markdown("**Kept results**, newest first: finished runs are kept on the server "
+                        "and survive a restart. Click one to pick it.", elem_classes="kept-title")
+            self.picker = gr.HTML("", js_on_load=PICK_JS, elem_id="share-pick")
+            self.pick = gr.Textbox(visible=False)
+            with gr.Row(elem_classes="kept-actions"):
+                self.share = gr.Button("Share", elem_id="share", size="sm", visible=sharing)
+                self.download = gr.Button("Download this session", elem_id="download-session",
+                                          size="sm")
+            self.link = gr.Textbox(label="Share link", elem_id="share-link", interactive=False,
+                                   buttons=["copy"], visible=sharing)
+            self.note = gr.Markdown("", elem_id="share-note")
+            self.zip_file = gr.File(label="This session's results", visible=False,
+                                    interactive=False, elem_id="session-zip")
+            # Apart from the everyday actions, and it asks first.
+            self.delete = gr.Button("Delete the picked result…", elem_id="unshare", size="sm",
+                                    elem_classes="kept-delete")
+            with gr.Column(visible=False, elem_id="delete-confirm") as self.confirm:
+                self.confirm_text = gr.Markdown("")
+                with gr.Row():
+                    self.confirm_yes = gr.Button("Yes, delete it", variant="stop", size="sm",
+                                                 elem_id="delete-yes")
+                    self.confirm_no = gr.Button("Cancel", size="sm", elem_id="delete-no")
+        # The key BrowserState encrypts with is kept in the data directory: a random one per
+        # start would make every visitor a stranger to their own results after a restart.
+        self.browser = gr.BrowserState(None, storage_key=BROWSER_KEY,
+                                       secret=store().secret("browser-state"))
+        self.page_url = gr.Textbox(visible=False)
+        self.shown = gr.State(False)  # the panel is open: cards drawn, redrawn after runs
+        self.pending = gr.State(None)  # the id Delete asked about
 
     def wire(self, demo: gr.Blocks, run_events: Sequence[Any], form: Any, refs: Any,
              outputs: OutputStore, restored: Any = None) -> None:
@@ -297,45 +306,7 @@ def restore_note(references) -> str:
             + (f", uploads under their own names ({names})." if names else "."))
 
 
-def build() -> KeepShare:
-    """The controls, placed where it is called (under the result)."""
-    sharing = store().settings.sharing
-    # Kept files are served in place (restored references, never copied per visit).
-    gr.set_static_paths([store().root])
-    # Closed by default: the result column stays short enough to stay in view (sticky), and
-    # the cards are only drawn once it is opened.
-    title = "Share, keep, download" if sharing else "Keep, download"
-    with gr.Accordion(title, open=False, elem_id="keep-share") as panel:
-        gr.Markdown("**Kept results**, newest first: finished runs are kept on the server and "
-                    "survive a restart. Click one to pick it.", elem_classes="kept-title")
-        picker = gr.HTML("", js_on_load=PICK_JS, elem_id="share-pick")
-        pick = gr.Textbox(visible=False)
-        with gr.Row(elem_classes="kept-actions"):
-            share_button = gr.Button("Share", elem_id="share", size="sm", visible=sharing)
-            download = gr.Button("Download this session", elem_id="download-session",
-                                 size="sm")
-        link = gr.Textbox(label="Share link", elem_id="share-link", interactive=False,
-                          buttons=["copy"], visible=sharing)
-        note = gr.Markdown("", elem_id="share-note")
-        zip_file = gr.File(label="This session's results", visible=False, interactive=False,
-                           elem_id="session-zip")
-        # Apart from the everyday actions, and it asks first.
-        delete_button = gr.Button("Delete the picked result…", elem_id="unshare", size="sm",
-                                  elem_classes="kept-delete")
-        with gr.Column(visible=False, elem_id="delete-confirm") as confirm:
-            confirm_text = gr.Markdown("")
-            with gr.Row():
-                confirm_yes = gr.Button("Yes, delete it", variant="stop", size="sm",
-                                        elem_id="delete-yes")
-                confirm_no = gr.Button("Cancel", size="sm", elem_id="delete-no")
-    # The key BrowserState encrypts with is kept in the data directory: a random one per
-    # start would make every visitor a stranger to their own results after a restart.
-    browser = gr.BrowserState(None, storage_key=BROWSER_KEY,
-                              secret=store().secret("browser-state"))
-    page_url = gr.Textbox(visible=False)
-    return KeepShare(picker, pick, share_button, delete_button, link, note, download,
-                     zip_file, browser, page_url, panel, gr.State(False), confirm,
-                     confirm_text, confirm_yes, confirm_no, gr.State(None))
+build = KeepShare  # app.py: keep = share_ui.build()
 
 
 # --- the share routes (on Gradio's own FastAPI app) ----------------------------------------

@@ -92,6 +92,12 @@ def _file_names(images: list[tuple[str, str]]) -> dict[int, str]:
     return names
 
 
+def _json_body(images: list[tuple[str, str]], params: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body when every reference image is a URL (or there are none)."""
+    return {spec.INPUT_IMAGE.name: [entry for _, entry in images], **params} if images \
+        else dict(params)
+
+
 def _content_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
@@ -123,11 +129,8 @@ def curl(values: Mapping[str, Any]) -> str:
         '  -H "x-signature: ${SIGNATURE}" \\',
     ]
     if not names:
-        body = dict(params)
-        if images:
-            body = {spec.INPUT_IMAGE.name: [entry for _, entry in images], **params}
-        lines += ['  -H "Content-Type: application/json" \\',
-                  f"  -d {shlex.quote(json.dumps(body, ensure_ascii=False, indent=2))}"]
+        body = json.dumps(_json_body(images, params), ensure_ascii=False, indent=2)
+        lines += ['  -H "Content-Type: application/json" \\', f"  -d {shlex.quote(body)}"]
         return "\n".join(lines)
     form = []
     for index, (kind, entry) in enumerate(images):
@@ -175,10 +178,7 @@ def python(values: Mapping[str, Any]) -> str:
         f'url = f"{{BASE_URL}}/{RUN_PATH}"',
     ]
     if not names:
-        body = dict(params)
-        if images:
-            body = {spec.INPUT_IMAGE.name: [entry for _, entry in images], **params}
-        lines.append(f"body = {_py_literal(body)}")
+        lines.append(f"body = {_py_literal(_json_body(images, params))}")
         lines.append("response = requests.post(url, headers=signed_headers(), json=body, "
                      "timeout=60)")
     else:

@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -324,7 +325,7 @@ def test_the_page_says_who_sees_an_upload_where_it_is_made(live_app, monkeypatch
               if c.get("props", {}).get("elem_id") == "upload-privacy"]
     assert "for your browser only" in note and "nobody else" in note
     monkeypatch.setattr(results.store(), "settings",
-                        results.store().settings.with_changes(public_gallery=True))
+                        replace(results.store().settings, public_gallery=True))
     assert "every visitor" in share_ui.upload_note()
 
 
@@ -357,7 +358,7 @@ def test_a_url_given_as_a_file_is_fetched_no_further_than_an_upload(live_app, ap
     from gradio_client import Client, handle_file
 
     current = bounds.current()
-    monkeypatch.setattr(current, "config", current.config.with_changes(max_upload_mb=1))
+    monkeypatch.setattr(current, "config", replace(current.config, max_upload_mb=1))
     client = Client(live_app.url, verbose=False)
     gradio_cache = Path(live_app.app.demo.GRADIO_CACHE)
     with pytest.raises(Exception, match="maximum allowed size"):

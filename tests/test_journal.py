@@ -189,7 +189,7 @@ def test_a_refused_run_leaves_nothing_in_the_journal(journal, sim, sim_state, tm
 
 def test_a_crashed_runs_charge_replaces_its_estimate_in_todays_spending(
         journal, client, sim_state):
-    from studio.ledger import Ledger
+    from studio.guards import Ledger
     ledger = Ledger(journal.db)
     (run_id,) = ledger.reserve([0.5])  # a generous estimate, reserved when admitted
     finished = client.run(PROMPT)

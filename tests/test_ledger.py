@@ -11,7 +11,7 @@ from studio.backend import Backend
 from studio.datadir import Database
 from studio.config import Config
 from studio.guards import Guard, RunRefused, default_estimate_usd
-from studio.ledger import Ledger, OverCap
+from studio.guards import Ledger, OverCap
 from wiro import spec
 from wiro.settings import Settings
 

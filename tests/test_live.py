@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Iterator
 
 import pytest
@@ -301,7 +302,7 @@ def test_stop_button_ends_a_socket_run_as_stopped(sim, sim_state, tmp_path):
 
 def test_keyless_backend_uses_the_simulators_socket(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no .env
-    backend = start_backend(Config.load({}, None).with_changes(data_dir=tmp_path / "data"))
+    backend = start_backend(replace(Config.load({}, None), data_dir=tmp_path / "data"))
     try:
         assert backend.is_simulator
         assert backend.settings.socket_url == backend.simulator.socket_url

@@ -375,7 +375,7 @@ def test_a_failed_keep_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "_store", ResultStore(
         tmp_path / "d", database=Database(tmp_path / "d")))
     with pytest.raises(OSError):  # the page logs it and goes on (studio.page.DemoPage.keep)
-        results.keep("tab", record(1, tmp_path / "vanished.png"))
+        results.store().keep("tab", record(1, tmp_path / "vanished.png"))
     assert results.store().usage() == (0, 0)
     assert [p.name for p in results.store().root.iterdir()] == []
 
