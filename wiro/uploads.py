@@ -140,16 +140,17 @@ def _read_header(path: str) -> _Header | None:
     return _Header((width, height), orientation, fmt)
 
 
+def _targets(headers: Sequence[_Header | None], **limits: float) -> list[tuple[int, int] | None]:
+    """`target_sizes` for the readable images, None in the others' places."""
+    targets = iter(target_sizes([h.size for h in headers if h], **limits))
+    return [next(targets) if h else None for h in headers]
+
+
 def sent_sizes(images: Sequence[Any] | None, **limits: float) -> list[tuple[int, int] | None]:
     """The size each reference will be sent at, None for URLs (and unreadable files).
-
-    Reads only the files' headers: cheap enough to run on every input change.
-    """
-    entries = list(images or [])
-    headers = [_read_header(p) if (p := _path_of(e)) else None for e in entries]
-    known = [h.size for h in headers if h]
-    targets = iter(target_sizes(known, **limits))
-    return [next(targets) if h else None for h in headers]
+    Reads only the files' headers: cheap enough to run on every input change."""
+    return _targets([_read_header(p) if (p := _path_of(e)) else None for e in images or []],
+                    **limits)
 
 
 def _has_alpha(im: Image.Image) -> bool:
@@ -299,15 +300,10 @@ def prepare_references(images: Sequence[Any] | None, *, cache_dir: str | Path | 
     if any(paths):
         _maybe_prune(cache_dir)
     headers = [_read_header(p) if p else None for p in paths]
-    known = [h.size for h in headers if h]
-    targets = iter(target_sizes(known, max_each_mp=max_each_mp, max_total_mp=max_total_mp))
+    targets = _targets(headers, max_each_mp=max_each_mp, max_total_mp=max_total_mp)
     prepared: list[Any] = []
-    for entry, path, header in zip(entries, paths, headers):
-        if header is None:
-            prepared.append(entry)
-            continue
-        target = next(targets)
-        if target == header.size and header.orientation == 1:
+    for entry, path, header, target in zip(entries, paths, headers, targets):
+        if header is None or (target == header.size and header.orientation == 1):
             prepared.append(entry)
             continue
         try:
