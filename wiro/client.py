@@ -137,16 +137,11 @@ class WiroClient:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WiroClient:
         settings = settings or load_settings()
-        options = dict(api_key=settings.api_key, api_secret=settings.api_secret,
-                       base_url=settings.base_url, poll_interval=settings.poll_interval,
-                       request_timeout=settings.request_timeout,
-                       socket_url=_socket_url_for(settings),
-                       detail_timeout=settings.detail_timeout,
-                       stall_window=settings.stall_window, settle_window=settings.settle_window,
-                       task_timeout=settings.task_timeout,
-                       download_window=settings.download_window,
-                       file_input=settings.file_input)
-        options.update(overrides)
+        options = {name: getattr(settings, name) for name in (
+            "api_key", "api_secret", "base_url", "poll_interval", "request_timeout",
+            "detail_timeout", "stall_window", "settle_window", "task_timeout", "download_window",
+            "file_input")}
+        options.update(socket_url=_socket_url_for(settings), **overrides)
         return cls(options.pop("api_key"), **options)
 
     def __repr__(self) -> str:

@@ -186,12 +186,17 @@ class TaskError(WiroError):
         super().__init__(message)
 
 
+def _last_words(task: Task) -> str:
+    """The last line of the task's error text (where a model's traceback says why)."""
+    lines = (task.debug_error or "").strip().splitlines()
+    return lines[-1][:300] if lines else ""
+
+
 class TaskFailedError(TaskError):
     advice = "Wiro did not charge for a failed task. Change the prompt or images and try again."
 
     def __init__(self, task: Task):
-        detail = (task.debug_error or "").strip().splitlines()
-        said = detail[-1][:300] if detail else ""
+        said = _last_words(task)
         if task.status_text == "task_error":  # Wiro's record of a failure before the model ran
             text = (f"Task {task.id} failed before the model ran (Wiro reported task_error). "
                     f"Wiro said: {said or 'nothing more'}")
@@ -275,8 +280,8 @@ class TaskStalledError(TaskError):
 
     def __init__(self, task: Task, window: float):
         self.window = window
-        said = (task.debug_error or "").strip().splitlines()
-        reason = f" Wiro said: {said[-1][:300]}" if said else " Wiro gave no error text."
+        said = _last_words(task)
+        reason = f" Wiro said: {said}" if said else " Wiro gave no error text."
         super().__init__(f"Task {task.id} failed: Wiro reported status {task.status_text!r} "
                          f"and nothing changed for {window:g} s.{reason}", task)
 

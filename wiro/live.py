@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from .errors import TRANSIENT_ERRORS, TaskDeadlineError, TaskStalledError
-from .models import Task
+from .models import Task, parse_number
 from .statuses import LIFECYCLE, TaskStatus
 
 SOCKET = "socket"
@@ -109,11 +109,8 @@ class SocketRefused(Exception):
 
 
 def _percentage(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if 0.0 <= value <= 100.0 else None
+    value = parse_number(raw)
+    return value if value is not None and 0.0 <= value <= 100.0 else None
 
 
 def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEvent | None:

@@ -96,8 +96,8 @@ class Task:
     @property
     def reported_cost(self) -> float | None:
         """`totalcost` as Wiro reported it; None when the answer carried no readable one."""
-        cost = _float(self.raw.get("totalcost"), None)
-        return None if cost is None or cost != cost or cost < 0 else cost
+        cost = parse_number(self.raw.get("totalcost"))
+        return None if cost is None or cost < 0 else cost
 
     @property
     def succeeded(self) -> bool:

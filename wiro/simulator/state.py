@@ -68,6 +68,15 @@ def _readable(fields: Sequence[Field] | None) -> Sequence[Field]:
     return fields
 
 
+def _texts(fields: Sequence[Field] | None) -> dict[str, str]:
+    """Each text field's first non-blank value, stripped."""
+    values: dict[str, str] = {}
+    for name, value in _readable(fields):
+        if isinstance(value, str) and value.strip():
+            values.setdefault(name, value.strip())
+    return values
+
+
 def _answers(method: Callable[..., Reply]) -> Callable[..., Reply]:
     """Run under the lock; a WiroReply raised anywhere inside becomes the answer."""
     @wraps(method)
@@ -308,11 +317,7 @@ class SimulatorState:
     # --- Task/* ----------------------------------------------------------------------
 
     def _find(self, fields: Sequence[Field] | None, call: str) -> SimTask:
-        keys = TASK_KEYS[call]
-        values = {}
-        for name, value in _readable(fields):
-            if isinstance(value, str) and value.strip():
-                values.setdefault(name, value.strip())
+        keys, values = TASK_KEYS[call], _texts(fields)
         given = [k for k in keys if values.get(k)]
         if not given:
             raise WiroReply.error(0, msg.TASK_KEYS_REQUIRED.format(keys=" or ".join(keys)))
@@ -387,11 +392,7 @@ class SimulatorState:
         """Task/List as Wiro-MCP sends it (type, sort, order, start, limit, modelName): this
         project's tasks, by id, shaped like Detail's answer."""
         self._authenticate(headers)
-        values: dict[str, str] = {}
-        for name, value in _readable(fields):
-            if isinstance(value, str):
-                values.setdefault(name, value.strip())
-        page = {}
+        values, page = _texts(fields), {}
         for name, default in (("start", 0), ("limit", 20)):
             raw = values.get(name) or str(default)
             if not raw.isdigit():
@@ -410,7 +411,7 @@ class SimulatorState:
     def tool_detail(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
         """Tool/Detail in the docs' shape, from wiro/spec.py, with this state's price list."""
         self._authenticate(headers)
-        values = {n: v.strip() for n, v in _readable(fields) if isinstance(v, str)}
+        values = _texts(fields)
         for name in ("slugowner", "slugproject"):
             if not values.get(name):
                 raise WiroReply.error(0, msg.PARAM_REQUIRED.format(name=name))
