@@ -25,9 +25,6 @@ Detail is believed the way Wiro's own SDKs believe it, and never trusted to move
   TaskDeadlineError raised. The stop's outcome is on the error's `stopped`.
 
 This module does not import the client: it only calls `client.detail` and `client.stop`.
-
-`FollowThread` runs `follow` in a background thread and hands its events over a queue, for
-callers (like a UI) that must wake up on their own schedule and be able to stop it.
 """
 from __future__ import annotations
 
@@ -145,14 +142,14 @@ def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEven
     return TaskEvent(status, percentage, message, SOCKET)
 
 
-def event_from_task(task: Task, source: str = POLL) -> TaskEvent:
+def event_from_task(task: Task) -> TaskEvent:
     """What a Detail answer says, as an event; the percentage comes from the model's log.
     Detail's task_error is final (see the module's notes)."""
     percentage = None
     if task.status is TaskStatus.OUTPUT:
         found = _LOG_PERCENT.findall(str(task.raw.get("debugoutput") or ""))
         percentage = _percentage(found[-1]) if found else None
-    return TaskEvent(task.status, percentage, None, source, task, final=task.is_terminal)
+    return TaskEvent(task.status, percentage, None, POLL, task, final=task.is_terminal)
 
 
 class _Progress:
@@ -258,16 +255,15 @@ def follow(client: Any, handle: Any, *, socket_url: str | None = None,
            open_timeout: float = SOCKET_OPEN_TIMEOUT, timeout: float | None = None,
            on_event: Callable[[TaskEvent], None] | None = None,
            stop: threading.Event | None = None, stall_window: float | None = None,
-           settle_window: float | None = None,
-           stop_on_failure: bool = True) -> Iterator[TaskEvent]:
+           settle_window: float | None = None) -> Iterator[TaskEvent]:
     """Yield the task's events as they happen, ending with its final event (with `task`).
 
     `client` is a WiroClient (or anything with its `detail`, `stop`, `socket_url` and
     timing attributes); `handle` anything with `id` and `token`. The socket is
     `socket_url`, else the client's; with neither, or with `use_socket=False`, the task is
     polled from the start. Setting `stop` ends the iterator early, without a final event
-    and without touching the task. A stall or the deadline stops the task first (unless
-    `stop_on_failure` is false), then raises TaskStalledError / TaskDeadlineError.
+    and without touching the task. A stall or the deadline stops the task first, then
+    raises TaskStalledError / TaskDeadlineError.
     """
     url = (socket_url or getattr(client, "socket_url", None)) if use_socket else None
     if timeout is None:
@@ -277,19 +273,6 @@ def follow(client: Any, handle: Any, *, socket_url: str | None = None,
         getattr(client, "stall_window", 30.0) if stall_window is None else stall_window)
     progress = _Progress()
     ends_at = time.monotonic() + timeout
-    try:
-        yield from _follow(client, handle, url, socket_deadline, open_timeout, ends_at,
-                           timeout, on_event, stop, progress, stillness)
-    except (TaskStalledError, TaskDeadlineError) as exc:
-        if stop_on_failure:
-            exc.stopped = client.stop(handle.id, status=progress.status)
-        raise
-
-
-def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
-            open_timeout: float, ends_at: float, timeout: float,
-            on_event: Callable[[TaskEvent], None] | None, stop: threading.Event | None,
-            progress: _Progress, stillness: _Stillness) -> Iterator[TaskEvent]:
     ended_by: TaskEvent | None = None  # the socket's terminal event, if it told us first
 
     def stopped() -> bool:
@@ -363,6 +346,11 @@ def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
                 yield emit(event)
             unchanged = 0 if event.status is not before else unchanged + 1
             pause(poll_delay(event.status, unchanged, interval))
+    except (TaskStalledError, TaskDeadlineError) as exc:
+        if feed is not None:
+            feed.close()  # the socket goes first, then the task is stopped
+        exc.stopped = client.stop(handle.id, status=progress.status)
+        raise
     finally:
         if feed is not None:
             feed.close()
