@@ -326,18 +326,18 @@ class WiroClient:
 
     def search_lost_task(self, sent_at: float, *, until: float | None = None,
                          request: RunRequest | Mapping[str, Any] | None = None,
-                         exclude: Iterable[str] = (),
-                         skew: float = LOST_TASK_CLOCK_SKEW) -> LostTaskSearch:
+                         exclude: Iterable[str] = ()) -> LostTaskSearch:
         """After a Run whose answer was lost: the task it made, found in Task/List, or None
         and why. Never raises, never sends a Run.
 
         A task counts only if it is of this model (modelslugowner/modelslugproject), was
-        created between `sent_at` and `until` (default now), give or take `skew`, is not in
-        `exclude` (tasks known to be other runs') and does not contradict `request`'s prompt
-        or seed (Detail's `parameters` may be empty: they only ever rule a task out). With a
-        team key the list holds teammates' tasks: when more than one task fits, or one that
-        cannot be read might, it answers None rather than guess."""
-        low, high = sent_at - skew, (time.time() if until is None else until) + skew
+        created between `sent_at` and `until` (default now), give or take LOST_TASK_CLOCK_SKEW,
+        is not in `exclude` (tasks known to be other runs') and does not contradict `request`'s
+        prompt or seed (Detail's `parameters` may be empty: they only ever rule a task out).
+        With a team key the list holds teammates' tasks: when more than one task fits, or one
+        that cannot be read might, it answers None rather than guess."""
+        low = sent_at - LOST_TASK_CLOCK_SKEW
+        high = (time.time() if until is None else until) + LOST_TASK_CLOCK_SKEW
         try:
             page = self.list_tasks(limit=LOST_TASK_PAGE)
         except WiroError as exc:

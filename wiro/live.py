@@ -96,10 +96,6 @@ class TaskEvent:
     def is_terminal(self) -> bool:
         return self.final or self.status.is_terminal
 
-    @property
-    def phase(self) -> str:
-        return self.status.phase
-
 
 class SocketRefused(Exception):
     """The socket answered the registration with result false (e.g. an unknown token)."""
