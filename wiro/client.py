@@ -222,20 +222,15 @@ class WiroClient:
         return self._call("File/Upload", _uploaded_url,
                           files={"file": (image.filename, data, image.content_type)})
 
-    def with_uploaded_files(self, request: RunRequest) -> RunRequest:
-        """The same request with every local file replaced by its uploaded URL, in order."""
-        if not request.has_files:
-            return request
-        images = tuple(ImageUrl(self.upload(i)) if isinstance(i, ImageFile) else i
-                       for i in request.images)
-        return RunRequest(params=dict(request.params), images=images)
-
     def run(self, inputs: RunRequest | Mapping[str, Any]) -> TaskHandle:
         """Start a task. A RunMaybeStartedError carries `sent_at` (time.time() when the Run
         went out), for `find_lost_task`."""
         request = inputs if isinstance(inputs, RunRequest) else validate_inputs(inputs)
-        if self.file_input == "upload":
-            request = self.with_uploaded_files(request)  # nothing is started before this
+        if self.file_input == "upload" and request.has_files:
+            # Every local file replaced by its uploaded URL, in order; nothing is started yet.
+            request = RunRequest(params=dict(request.params), images=tuple(
+                ImageUrl(self.upload(i)) if isinstance(i, ImageFile) else i
+                for i in request.images))
         sent_at = time.time()
         try:
             return self._call(f"Run/{spec.MODEL_SLUG}", self._handle, **self.run_body(request))
