@@ -16,6 +16,7 @@ Megapixels here are millions of pixels, the unit of BFL's 9 MP limit and of
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -159,8 +160,8 @@ def _has_alpha(im: Image.Image) -> bool:
 
 
 def _copy_path(path: str, target: tuple[int, int], cache_dir: Path) -> Path:
-    stat = os.stat(path)
-    key = f"{os.path.realpath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{target}"
+    info = os.stat(path)
+    key = f"{os.path.realpath(path)}|{info.st_size}|{info.st_mtime_ns}|{target}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     return cache_dir / digest / Path(path).stem
 
@@ -172,7 +173,8 @@ def shrink(path: str, target: tuple[int, int], cache_dir: str | Path | None = No
     for ext in (".jpg", ".png"):
         done = stem.with_name(stem.name + ext)
         if done.is_file():
-            _touch(done)  # in use again: pruning goes by last use
+            with contextlib.suppress(OSError):
+                os.utime(done)  # in use again: pruning goes by last use
             return str(done)
     with Image.open(path) as im:
         if im.width * im.height > spec.MAX_UPLOAD_PIXELS:  # decoding is bounded by the header
@@ -209,13 +211,6 @@ PRUNE_EVERY_SECONDS = 600.0
 _last_prune = 0.0
 
 
-def _touch(path: Path) -> None:
-    try:
-        os.utime(path)
-    except OSError:
-        pass
-
-
 def prune_cache(cache_dir: str | Path | None = None, *,
                 max_age_seconds: float = CACHE_MAX_AGE_SECONDS,
                 now: float | None = None) -> int:
@@ -233,10 +228,8 @@ def prune_cache(cache_dir: str | Path | None = None, *,
                     removed += 1
             except OSError:
                 continue
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()  # only if now empty
-        except OSError:
-            pass
     return removed
 
 
@@ -269,10 +262,8 @@ def prune_oldest(folders: Sequence[str | Path], *, max_bytes: float,
         total -= size
         parent = os.path.dirname(path)
         if os.path.abspath(parent) not in roots:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(parent)  # Gradio keeps each file in a folder of its own
-            except OSError:
-                pass
     return total
 
 
