@@ -407,10 +407,6 @@ class FollowThread:
                 events.append(item)
         return events
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         if self._thread.ident is not None:

@@ -6,7 +6,7 @@ from here: names, labels, help texts, types, defaults, ranges, options and the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MODEL_OWNER = "black-forest-labs"
@@ -163,11 +163,7 @@ class Inspiration:
 
     title: str
     prompt: str
-    input_images: tuple[str, ...] = field(default=())
-
-    def values(self) -> dict[str, Any]:
-        """The inputs this inspiration sets; others keep what the user has."""
-        return {PROMPT.name: self.prompt, INPUT_IMAGE.name: list(self.input_images)}
+    input_images: tuple[str, ...] = ()
 
 
 INSPIRATIONS: tuple[Inspiration, ...] = (
