@@ -141,7 +141,8 @@ class WiroClient:
             "api_key", "api_secret", "base_url", "poll_interval", "request_timeout",
             "detail_timeout", "stall_window", "settle_window", "task_timeout", "download_window",
             "file_input")}
-        options.update(socket_url=_socket_url_for(settings), **overrides)
+        options["socket_url"] = _socket_url_for(settings)
+        options.update(overrides)
         return cls(options.pop("api_key"), **options)
 
     def __repr__(self) -> str:
