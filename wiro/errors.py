@@ -70,13 +70,12 @@ class AuthenticationError(RequestRejectedError):
     advice = ("Check WIRO_API_KEY and WIRO_API_SECRET (the secret is needed for projects that "
               "use signature authentication).")
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int = 401,
-                 errors: list[dict] | None = None, run: bool = False):
-        if http_status == 403:
+    def __init__(self, message: str, *, run: bool = False, **details: Any):
+        if details.get("http_status") == 403:
             self.meaning = "Wiro refused this API key (HTTP 403): it lacks permission for this."
         if run:
             self.advice = f"{type(self).advice} Nothing was started or charged."
-        super().__init__(message, code=code, http_status=http_status, errors=errors)
+        super().__init__(message, **details)
 
 
 class EndpointNotFoundError(RequestRejectedError):

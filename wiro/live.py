@@ -226,11 +226,6 @@ class _Stillness:
         self._seen: tuple | None = None
         self._since = 0.0
 
-    @staticmethod
-    def suspicious(task: Task) -> bool:
-        """A Detail answer that may never move on by itself."""
-        return task.deliverable or not task.status_known
-
     def verdict(self, task: Task) -> str | None:
         """"deliver", "fail", or None (keep waiting)."""
         # A growing log counts as moving: a model may print to stderr while it works.
@@ -304,8 +299,8 @@ def follow(client: Any, handle: Any, *, socket_url: str | None = None,
                 if event.is_terminal:
                     yield emit(event)
                     return
-                if _Stillness.suspicious(task):
-                    break  # the polling below decides how long to believe it
+                if task.deliverable or not task.status_known:
+                    break  # it may never move on: the polling below decides for how long
                 if progress.accept(event):
                     yield emit(event)
                     break
