@@ -68,8 +68,7 @@ def test_missing_scalars_take_spec_defaults_and_keep_spec_order() -> None:
 
 def test_every_inspiration_validates() -> None:
     for inspiration in spec.INSPIRATIONS:
-        request = validate_inputs({**spec.defaults(), "prompt": inspiration.prompt,
-                                   "inputImage": list(inspiration.input_images)})
+        request = validate_inputs({**spec.defaults(), **inspiration.values()})
         assert request.params["prompt"] == inspiration.prompt
         assert [i.url for i in request.images] == list(inspiration.input_images)
 

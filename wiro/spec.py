@@ -165,6 +165,10 @@ class Inspiration:
     prompt: str
     input_images: tuple[str, ...] = ()
 
+    def values(self) -> dict[str, Any]:
+        """The inputs this inspiration sets; others keep what the user has."""
+        return {PROMPT.name: self.prompt, INPUT_IMAGE.name: list(self.input_images)}
+
 
 INSPIRATIONS: tuple[Inspiration, ...] = (
     Inspiration(
