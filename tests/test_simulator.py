@@ -213,8 +213,9 @@ def test_auth_errors(sim_state):
 
 def test_replayed_nonce_is_rejected(sim_state):
     headers = signed_headers()
-    assert sim_state.authenticate(headers)[0] == 200
-    assert error_of(sim_state.authenticate(headers)) == (401, 0, msg.SIGNATURE_INVALID)
+    assert error_of(sim_state.detail(headers, [("taskid", "1")])) == (200, 1, msg.NO_TASK)
+    assert error_of(sim_state.detail(headers, [("taskid", "1")])) == \
+        (401, 0, msg.SIGNATURE_INVALID)
 
 
 def test_key_only_project_needs_no_signature():

@@ -137,15 +137,11 @@ class WiroClient:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> WiroClient:
         settings = settings or load_settings()
-        options = dict(api_key=settings.api_key, api_secret=settings.api_secret,
-                       base_url=settings.base_url, poll_interval=settings.poll_interval,
-                       request_timeout=settings.request_timeout,
-                       socket_url=_socket_url_for(settings),
-                       detail_timeout=settings.detail_timeout,
-                       stall_window=settings.stall_window, settle_window=settings.settle_window,
-                       task_timeout=settings.task_timeout,
-                       download_window=settings.download_window,
-                       file_input=settings.file_input)
+        options = {name: getattr(settings, name) for name in (
+            "api_key", "api_secret", "base_url", "poll_interval", "request_timeout",
+            "detail_timeout", "stall_window", "settle_window", "task_timeout", "download_window",
+            "file_input")}
+        options["socket_url"] = _socket_url_for(settings)
         options.update(overrides)
         return cls(options.pop("api_key"), **options)
 
@@ -227,20 +223,15 @@ class WiroClient:
         return self._call("File/Upload", _uploaded_url,
                           files={"file": (image.filename, data, image.content_type)})
 
-    def with_uploaded_files(self, request: RunRequest) -> RunRequest:
-        """The same request with every local file replaced by its uploaded URL, in order."""
-        if not request.has_files:
-            return request
-        images = tuple(ImageUrl(self.upload(i)) if isinstance(i, ImageFile) else i
-                       for i in request.images)
-        return RunRequest(params=dict(request.params), images=images)
-
     def run(self, inputs: RunRequest | Mapping[str, Any]) -> TaskHandle:
         """Start a task. A RunMaybeStartedError carries `sent_at` (time.time() when the Run
         went out), for `find_lost_task`."""
         request = inputs if isinstance(inputs, RunRequest) else validate_inputs(inputs)
-        if self.file_input == "upload":
-            request = self.with_uploaded_files(request)  # nothing is started before this
+        if self.file_input == "upload" and request.has_files:
+            # Every local file replaced by its uploaded URL, in order; nothing is started yet.
+            request = RunRequest(params=dict(request.params), images=tuple(
+                ImageUrl(self.upload(i)) if isinstance(i, ImageFile) else i
+                for i in request.images))
         sent_at = time.time()
         try:
             return self._call(f"Run/{spec.MODEL_SLUG}", self._handle, **self.run_body(request))
@@ -331,18 +322,18 @@ class WiroClient:
 
     def search_lost_task(self, sent_at: float, *, until: float | None = None,
                          request: RunRequest | Mapping[str, Any] | None = None,
-                         exclude: Iterable[str] = (),
-                         skew: float = LOST_TASK_CLOCK_SKEW) -> LostTaskSearch:
+                         exclude: Iterable[str] = ()) -> LostTaskSearch:
         """After a Run whose answer was lost: the task it made, found in Task/List, or None
         and why. Never raises, never sends a Run.
 
         A task counts only if it is of this model (modelslugowner/modelslugproject), was
-        created between `sent_at` and `until` (default now), give or take `skew`, is not in
-        `exclude` (tasks known to be other runs') and does not contradict `request`'s prompt
-        or seed (Detail's `parameters` may be empty: they only ever rule a task out). With a
-        team key the list holds teammates' tasks: when more than one task fits, or one that
-        cannot be read might, it answers None rather than guess."""
-        low, high = sent_at - skew, (time.time() if until is None else until) + skew
+        created between `sent_at` and `until` (default now), give or take LOST_TASK_CLOCK_SKEW,
+        is not in `exclude` (tasks known to be other runs') and does not contradict `request`'s
+        prompt or seed (Detail's `parameters` may be empty: they only ever rule a task out).
+        With a team key the list holds teammates' tasks: when more than one task fits, or one
+        that cannot be read might, it answers None rather than guess."""
+        low = sent_at - LOST_TASK_CLOCK_SKEW
+        high = (time.time() if until is None else until) + LOST_TASK_CLOCK_SKEW
         try:
             page = self.list_tasks(limit=LOST_TASK_PAGE)
         except WiroError as exc:

@@ -70,13 +70,12 @@ class AuthenticationError(RequestRejectedError):
     advice = ("Check WIRO_API_KEY and WIRO_API_SECRET (the secret is needed for projects that "
               "use signature authentication).")
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int = 401,
-                 errors: list[dict] | None = None, run: bool = False):
-        if http_status == 403:
+    def __init__(self, message: str, *, run: bool = False, **details: Any):
+        if details.get("http_status") == 403:
             self.meaning = "Wiro refused this API key (HTTP 403): it lacks permission for this."
         if run:
             self.advice = f"{type(self).advice} Nothing was started or charged."
-        super().__init__(message, code=code, http_status=http_status, errors=errors)
+        super().__init__(message, **details)
 
 
 class EndpointNotFoundError(RequestRejectedError):
@@ -186,12 +185,17 @@ class TaskError(WiroError):
         super().__init__(message)
 
 
+def _last_words(task: Task) -> str:
+    """The last line of the task's error text (where a model's traceback says why)."""
+    lines = (task.debug_error or "").strip().splitlines()
+    return lines[-1][:300] if lines else ""
+
+
 class TaskFailedError(TaskError):
     advice = "Wiro did not charge for a failed task. Change the prompt or images and try again."
 
     def __init__(self, task: Task):
-        detail = (task.debug_error or "").strip().splitlines()
-        said = detail[-1][:300] if detail else ""
+        said = _last_words(task)
         if task.status_text == "task_error":  # Wiro's record of a failure before the model ran
             text = (f"Task {task.id} failed before the model ran (Wiro reported task_error). "
                     f"Wiro said: {said or 'nothing more'}")
@@ -275,8 +279,8 @@ class TaskStalledError(TaskError):
 
     def __init__(self, task: Task, window: float):
         self.window = window
-        said = (task.debug_error or "").strip().splitlines()
-        reason = f" Wiro said: {said[-1][:300]}" if said else " Wiro gave no error text."
+        said = _last_words(task)
+        reason = f" Wiro said: {said}" if said else " Wiro gave no error text."
         super().__init__(f"Task {task.id} failed: Wiro reported status {task.status_text!r} "
                          f"and nothing changed for {window:g} s.{reason}", task)
 

@@ -25,9 +25,6 @@ Detail is believed the way Wiro's own SDKs believe it, and never trusted to move
   TaskDeadlineError raised. The stop's outcome is on the error's `stopped`.
 
 This module does not import the client: it only calls `client.detail` and `client.stop`.
-
-`FollowThread` runs `follow` in a background thread and hands its events over a queue, for
-callers (like a UI) that must wake up on their own schedule and be able to stop it.
 """
 from __future__ import annotations
 
@@ -43,7 +40,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from .errors import TRANSIENT_ERRORS, TaskDeadlineError, TaskStalledError
-from .models import Task
+from .models import Task, parse_number
 from .statuses import LIFECYCLE, TaskStatus
 
 SOCKET = "socket"
@@ -99,21 +96,14 @@ class TaskEvent:
     def is_terminal(self) -> bool:
         return self.final or self.status.is_terminal
 
-    @property
-    def phase(self) -> str:
-        return self.status.phase
-
 
 class SocketRefused(Exception):
     """The socket answered the registration with result false (e.g. an unknown token)."""
 
 
 def _percentage(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if 0.0 <= value <= 100.0 else None
+    value = parse_number(raw)
+    return value if value is not None and 0.0 <= value <= 100.0 else None
 
 
 def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEvent | None:
@@ -148,14 +138,14 @@ def parse_message(raw: str | bytes | dict, token: str | None = None) -> TaskEven
     return TaskEvent(status, percentage, message, SOCKET)
 
 
-def event_from_task(task: Task, source: str = POLL) -> TaskEvent:
+def event_from_task(task: Task) -> TaskEvent:
     """What a Detail answer says, as an event; the percentage comes from the model's log.
     Detail's task_error is final (see the module's notes)."""
     percentage = None
     if task.status is TaskStatus.OUTPUT:
         found = _LOG_PERCENT.findall(str(task.raw.get("debugoutput") or ""))
         percentage = _percentage(found[-1]) if found else None
-    return TaskEvent(task.status, percentage, None, source, task, final=task.is_terminal)
+    return TaskEvent(task.status, percentage, None, POLL, task, final=task.is_terminal)
 
 
 class _Progress:
@@ -236,11 +226,6 @@ class _Stillness:
         self._seen: tuple | None = None
         self._since = 0.0
 
-    @staticmethod
-    def suspicious(task: Task) -> bool:
-        """A Detail answer that may never move on by itself."""
-        return task.deliverable or not task.status_known
-
     def verdict(self, task: Task) -> str | None:
         """"deliver", "fail", or None (keep waiting)."""
         # A growing log counts as moving: a model may print to stderr while it works.
@@ -261,16 +246,15 @@ def follow(client: Any, handle: Any, *, socket_url: str | None = None,
            open_timeout: float = SOCKET_OPEN_TIMEOUT, timeout: float | None = None,
            on_event: Callable[[TaskEvent], None] | None = None,
            stop: threading.Event | None = None, stall_window: float | None = None,
-           settle_window: float | None = None,
-           stop_on_failure: bool = True) -> Iterator[TaskEvent]:
+           settle_window: float | None = None) -> Iterator[TaskEvent]:
     """Yield the task's events as they happen, ending with its final event (with `task`).
 
     `client` is a WiroClient (or anything with its `detail`, `stop`, `socket_url` and
     timing attributes); `handle` anything with `id` and `token`. The socket is
     `socket_url`, else the client's; with neither, or with `use_socket=False`, the task is
     polled from the start. Setting `stop` ends the iterator early, without a final event
-    and without touching the task. A stall or the deadline stops the task first (unless
-    `stop_on_failure` is false), then raises TaskStalledError / TaskDeadlineError.
+    and without touching the task. A stall or the deadline stops the task first, then
+    raises TaskStalledError / TaskDeadlineError.
     """
     url = (socket_url or getattr(client, "socket_url", None)) if use_socket else None
     if timeout is None:
@@ -280,19 +264,6 @@ def follow(client: Any, handle: Any, *, socket_url: str | None = None,
         getattr(client, "stall_window", 30.0) if stall_window is None else stall_window)
     progress = _Progress()
     ends_at = time.monotonic() + timeout
-    try:
-        yield from _follow(client, handle, url, socket_deadline, open_timeout, ends_at,
-                           timeout, on_event, stop, progress, stillness)
-    except (TaskStalledError, TaskDeadlineError) as exc:
-        if stop_on_failure:
-            exc.stopped = client.stop(handle.id, status=progress.status)
-        raise
-
-
-def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
-            open_timeout: float, ends_at: float, timeout: float,
-            on_event: Callable[[TaskEvent], None] | None, stop: threading.Event | None,
-            progress: _Progress, stillness: _Stillness) -> Iterator[TaskEvent]:
     ended_by: TaskEvent | None = None  # the socket's terminal event, if it told us first
 
     def stopped() -> bool:
@@ -328,8 +299,8 @@ def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
                 if event.is_terminal:
                     yield emit(event)
                     return
-                if _Stillness.suspicious(task):
-                    break  # the polling below decides how long to believe it
+                if task.deliverable or not task.status_known:
+                    break  # it may never move on: the polling below decides for how long
                 if progress.accept(event):
                     yield emit(event)
                     break
@@ -366,6 +337,11 @@ def _follow(client: Any, handle: Any, url: str | None, socket_deadline: float,
                 yield emit(event)
             unchanged = 0 if event.status is not before else unchanged + 1
             pause(poll_delay(event.status, unchanged, interval))
+    except (TaskStalledError, TaskDeadlineError) as exc:
+        if feed is not None:
+            feed.close()  # the socket goes first, then the task is stopped
+        exc.stopped = client.stop(handle.id, status=progress.status)
+        raise
     finally:
         if feed is not None:
             feed.close()
@@ -425,10 +401,6 @@ class FollowThread:
             else:
                 events.append(item)
         return events
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()

@@ -10,11 +10,13 @@ from .errors import UnexpectedResponseError
 from .statuses import TaskStatus
 
 
-def _float(raw: Any, default: Any = 0.0) -> Any:
+def parse_number(raw: Any) -> float | None:
+    """A number Wiro sent (as a string or not); None when it is not one."""
     try:
-        return float(raw)
+        value = float(raw)
     except (TypeError, ValueError):
-        return default
+        return None
+    return None if value != value else value
 
 
 def _model_of(data: dict) -> str:
@@ -37,7 +39,7 @@ class TaskOutput:
             name=str(data.get("name", "")),
             url=str(data.get("url", "")),
             content_type=str(data.get("contenttype", "")),
-            size=int(_float(data.get("size"))),
+            size=int(parse_number(data.get("size")) or 0),
             raw=dict(data),
         )
 
@@ -68,13 +70,13 @@ class Task:
             status=TaskStatus.parse(str(data.get("status", ""))),
             pexit=None if pexit is None else str(pexit),
             outputs=tuple(TaskOutput.from_json(o) for o in data.get("outputs") or ()),
-            total_cost=_float(data.get("totalcost")),
-            elapsed_seconds=_float(data.get("elapsedseconds")),
+            total_cost=parse_number(data.get("totalcost")) or 0.0,
+            elapsed_seconds=parse_number(data.get("elapsedseconds")) or 0.0,
             debug_error=str(data.get("debugerror") or ""),
             parameters=dict(data.get("parameters") or {}),
             raw=dict(data),
             status_text=str(data.get("status", "")),
-            created_at=_float(data.get("createtime"), None) or None,
+            created_at=parse_number(data.get("createtime")) or None,
             model=_model_of(data),
         )
 
@@ -96,8 +98,8 @@ class Task:
     @property
     def reported_cost(self) -> float | None:
         """`totalcost` as Wiro reported it; None when the answer carried no readable one."""
-        cost = _float(self.raw.get("totalcost"), None)
-        return None if cost is None or cost != cost or cost < 0 else cost
+        cost = parse_number(self.raw.get("totalcost"))
+        return None if cost is None or cost < 0 else cost
 
     @property
     def succeeded(self) -> bool:
@@ -215,12 +217,6 @@ class ModelDetail:
 # "number" where Tool/Detail's schema says "range" (a numeric field with min/max/step).
 _SAME_TYPE = {"range": "number"}
 _FILE_TYPES = {"fileinput", "multifileinput", "combinefileinput"}
-
-
-def parse_number(raw: Any) -> float | None:
-    """A number Wiro sent (as a string or not); None when it is not one."""
-    value = _float(raw, None)
-    return None if value is None or value != value else value
 
 
 def _shown(value: Any) -> str:

@@ -40,13 +40,9 @@ FIRST_OUTPUT_MP_USD, EXTRA_OUTPUT_MP_USD, INPUT_MP_USD = \
     BFL_PRICE.first, BFL_PRICE.extra, BFL_PRICE.per_input
 
 
-def megapixels(width: int, height: int) -> float:
-    return width * height / MEGAPIXEL
-
-
 def billable_megapixels(width: int, height: int) -> int:
     """Whole megapixels, rounded up, at least one."""
-    return max(1, math.ceil(megapixels(width, height) - _ROUNDING_SLACK))
+    return max(1, math.ceil(width * height / MEGAPIXEL - _ROUNDING_SLACK))
 
 
 def input_megapixels(sizes: Iterable[tuple[int, int]]) -> float:

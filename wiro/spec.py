@@ -6,7 +6,7 @@ from here: names, labels, help texts, types, defaults, ranges, options and the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 MODEL_OWNER = "black-forest-labs"
@@ -73,32 +73,26 @@ PROMPT = ModelInput(
     required=True,
     empty_hint="describe the image you want.",
 )
-_SIZE_HELP = (
-    "{axis} in pixels (must be multiple of 16). Set it to 0 or do not send if you want to "
-    "match input image. Flux accepts between 64 and 2048."
-)
-WIDTH = ModelInput(
-    name="width",
-    label="Width",
-    help=_SIZE_HELP.format(axis="Width"),
-    kind="number",
-    default=1024,
-    minimum=64,
-    maximum=2048,
-    step=SIZE_MULTIPLE,
-    zero_means_match_input=True,
-)
-HEIGHT = ModelInput(
-    name="height",
-    label="Height",
-    help=_SIZE_HELP.format(axis="Height"),
-    kind="number",
-    default=1024,
-    minimum=64,
-    maximum=2048,
-    step=SIZE_MULTIPLE,
-    zero_means_match_input=True,
-)
+
+
+def _size_input(name: str, label: str) -> ModelInput:
+    return ModelInput(
+        name=name,
+        label=label,
+        help=(f"{label} in pixels (must be multiple of 16). Set it to 0 or do not send if you "
+              "want to match input image. Flux accepts between 64 and 2048."),
+        kind="number",
+        default=1024,
+        minimum=64,
+        maximum=2048,
+        step=SIZE_MULTIPLE,
+        zero_means_match_input=True,
+    )
+
+
+WIDTH = _size_input("width", "Width")
+HEIGHT = _size_input("height", "Height")
+
 SAFETY_TOLERANCE = ModelInput(
     name="safetyTolerance",
     label="Safety Tolerance",
@@ -169,7 +163,7 @@ class Inspiration:
 
     title: str
     prompt: str
-    input_images: tuple[str, ...] = field(default=())
+    input_images: tuple[str, ...] = ()
 
     def values(self) -> dict[str, Any]:
         """The inputs this inspiration sets; others keep what the user has."""

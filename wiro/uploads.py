@@ -16,6 +16,7 @@ Megapixels here are millions of pixels, the unit of BFL's 9 MP limit and of
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -140,16 +141,17 @@ def _read_header(path: str) -> _Header | None:
     return _Header((width, height), orientation, fmt)
 
 
+def _targets(headers: Sequence[_Header | None], **limits: float) -> list[tuple[int, int] | None]:
+    """`target_sizes` for the readable images, None in the others' places."""
+    targets = iter(target_sizes([h.size for h in headers if h], **limits))
+    return [next(targets) if h else None for h in headers]
+
+
 def sent_sizes(images: Sequence[Any] | None, **limits: float) -> list[tuple[int, int] | None]:
     """The size each reference will be sent at, None for URLs (and unreadable files).
-
-    Reads only the files' headers: cheap enough to run on every input change.
-    """
-    entries = list(images or [])
-    headers = [_read_header(p) if (p := _path_of(e)) else None for e in entries]
-    known = [h.size for h in headers if h]
-    targets = iter(target_sizes(known, **limits))
-    return [next(targets) if h else None for h in headers]
+    Reads only the files' headers: cheap enough to run on every input change."""
+    return _targets([_read_header(p) if (p := _path_of(e)) else None for e in images or []],
+                    **limits)
 
 
 def _has_alpha(im: Image.Image) -> bool:
@@ -158,8 +160,8 @@ def _has_alpha(im: Image.Image) -> bool:
 
 
 def _copy_path(path: str, target: tuple[int, int], cache_dir: Path) -> Path:
-    stat = os.stat(path)
-    key = f"{os.path.realpath(path)}|{stat.st_size}|{stat.st_mtime_ns}|{target}"
+    info = os.stat(path)
+    key = f"{os.path.realpath(path)}|{info.st_size}|{info.st_mtime_ns}|{target}"
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     return cache_dir / digest / Path(path).stem
 
@@ -171,7 +173,8 @@ def shrink(path: str, target: tuple[int, int], cache_dir: str | Path | None = No
     for ext in (".jpg", ".png"):
         done = stem.with_name(stem.name + ext)
         if done.is_file():
-            _touch(done)  # in use again: pruning goes by last use
+            with contextlib.suppress(OSError):
+                os.utime(done)  # in use again: pruning goes by last use
             return str(done)
     with Image.open(path) as im:
         if im.width * im.height > spec.MAX_UPLOAD_PIXELS:  # decoding is bounded by the header
@@ -208,13 +211,6 @@ PRUNE_EVERY_SECONDS = 600.0
 _last_prune = 0.0
 
 
-def _touch(path: Path) -> None:
-    try:
-        os.utime(path)
-    except OSError:
-        pass
-
-
 def prune_cache(cache_dir: str | Path | None = None, *,
                 max_age_seconds: float = CACHE_MAX_AGE_SECONDS,
                 now: float | None = None) -> int:
@@ -232,10 +228,8 @@ def prune_cache(cache_dir: str | Path | None = None, *,
                     removed += 1
             except OSError:
                 continue
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()  # only if now empty
-        except OSError:
-            pass
     return removed
 
 
@@ -268,10 +262,8 @@ def prune_oldest(folders: Sequence[str | Path], *, max_bytes: float,
         total -= size
         parent = os.path.dirname(path)
         if os.path.abspath(parent) not in roots:
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(parent)  # Gradio keeps each file in a folder of its own
-            except OSError:
-                pass
     return total
 
 
@@ -299,15 +291,10 @@ def prepare_references(images: Sequence[Any] | None, *, cache_dir: str | Path | 
     if any(paths):
         _maybe_prune(cache_dir)
     headers = [_read_header(p) if p else None for p in paths]
-    known = [h.size for h in headers if h]
-    targets = iter(target_sizes(known, max_each_mp=max_each_mp, max_total_mp=max_total_mp))
+    targets = _targets(headers, max_each_mp=max_each_mp, max_total_mp=max_total_mp)
     prepared: list[Any] = []
-    for entry, path, header in zip(entries, paths, headers):
-        if header is None:
-            prepared.append(entry)
-            continue
-        target = next(targets)
-        if target == header.size and header.orientation == 1:
+    for entry, path, header, target in zip(entries, paths, headers, targets):
+        if header is None or (target == header.size and header.orientation == 1):
             prepared.append(entry)
             continue
         try:

@@ -69,8 +69,6 @@ class RunRequest:
 
 def _entry_text(entry: Any) -> str | None:
     """Gradio hands files over as paths, FileData dicts or objects with a .path."""
-    if isinstance(entry, (ImageUrl, ImageFile)):
-        return None
     if isinstance(entry, os.PathLike):
         return os.fspath(entry)
     if isinstance(entry, dict):

@@ -14,7 +14,6 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG"}
 LABEL = "WIRO SIMULATOR"
 
 
@@ -68,9 +67,9 @@ def render(seed: int, prompt: str, width: int, height: int, fmt: str) -> bytes:
 
     out = io.BytesIO()
     if fmt == "jpeg":
-        image.save(out, PIL_FORMATS[fmt], quality=90)
+        image.save(out, "JPEG", quality=90)
     else:
-        image.save(out, PIL_FORMATS[fmt], compress_level=6)
+        image.save(out, "PNG", compress_level=6)
     return out.getvalue()
 
 

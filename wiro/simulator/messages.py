@@ -30,7 +30,6 @@ TOKEN_INVALID = "Authorization bearer token is invalid."
 PERMISSION_DENIED = "You don't have any permission for this action."  # HTTP 403 here
 
 # Task/*
-TASK_ID_REQUIRED = "taskid or socketaccesstoken is required"
 TASK_KEYS_REQUIRED = "Request parameter [{keys}] required"
 NO_TASK = "There is no task yet."
 NOT_CANCELLABLE = "Task is not in a cancellable state."

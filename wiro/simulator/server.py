@@ -26,13 +26,23 @@ from .run_inputs import Field, UploadedFile
 from .socket import SOCKET_PATH, add_socket_route
 from .state import ERROR_CODE_FAULT, SimulatorState
 
-# Path -> the state's handler, which is also the endpoint's name for injected faults.
-TASK_ENDPOINTS = {"/v1/Task/Detail": "detail", "/v1/Task/Cancel": "cancel",
-                  "/v1/Task/Kill": "kill", "/v1/Task/List": "list", "/v1/Tool/Detail": "tool"}
-HANDLERS = {"list": "list_tasks", "tool": "tool_detail"}
-UPLOAD_PATH = "/v1/File/Upload"
-HTML_PAGE = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
-MALFORMED_JSON = b'{"errors": [], "result": tr'
+# Path -> (the endpoint's name for injected faults, the state's handler).
+ENDPOINTS = {"/v1/Task/Detail": ("detail", "detail"), "/v1/Task/Cancel": ("cancel", "cancel"),
+             "/v1/Task/Kill": ("kill", "kill"), "/v1/Task/List": ("list", "list_tasks"),
+             "/v1/Tool/Detail": ("tool", "tool_detail"), "/v1/File/Upload": ("upload", "upload")}
+_TEXT, _JSON = b"text/plain; charset=utf-8", b"application/json"
+# Fault kinds answered with fixed bytes: (HTTP status, body, content type).
+CANNED_FAULTS = {
+    "http500": (500, b"Internal Server Error", _TEXT),
+    "http404": (404, b"Not Found", _TEXT),
+    "http408": (408, b"Request Timeout", _TEXT),
+    "malformed_json": (200, b'{"errors": [], "result": tr', _JSON),
+    "empty_tasklist": (200, b'{"total": "0", "errors": [], "tasklist": [], "result": true}',
+                       _JSON),
+    "no_task": (200, b'{"errors": [], "result": true}', _JSON),
+    "html": (200, b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>",
+             b"text/html; charset=utf-8"),
+}
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
@@ -101,9 +111,7 @@ def fault_endpoint(scope: dict) -> str | None:
         return "run"
     if path.startswith("/cdn/"):
         return "download"
-    if path == UPLOAD_PATH:
-        return "upload"
-    return TASK_ENDPOINTS.get(path)
+    return ENDPOINTS.get(path, (None,))[0]
 
 
 async def _read_body(receive: Any) -> bytes:
@@ -178,29 +186,15 @@ class SimulatorApp(FastAPI):
             return await _drop_connection(send)
         if kind == "reset":
             await _drop_connection(send)
-        elif kind == "http500":
-            await _respond(send, 500, b"Internal Server Error", b"text/plain; charset=utf-8")
-        elif kind == "malformed_json":
-            await _respond(send, 200, MALFORMED_JSON, b"application/json")
-        elif kind == "empty_tasklist":
-            await _respond(send, 200, json.dumps(
-                {"total": "0", "errors": [], "tasklist": [], "result": True}).encode(),
-                b"application/json")
-        elif kind == "html":
-            await _respond(send, 200, HTML_PAGE, b"text/html; charset=utf-8")
+        elif kind in CANNED_FAULTS:
+            await _respond(send, *CANNED_FAULTS[kind])
         elif kind == "http429":
             after = f"{self.sim_state.retry_after_seconds:g}".encode()
             await _respond(send, 429, json.dumps(msg.error_body(0, msg.RATE_LIMITED)).encode(),
-                           b"application/json", [(b"retry-after", after)])
-        elif kind == "no_task":
-            await _respond(send, 200, b'{"errors": [], "result": true}', b"application/json")
-        elif kind == "http404":
-            await _respond(send, 404, b"Not Found", b"text/plain; charset=utf-8")
-        elif kind == "http408":
-            await _respond(send, 408, b"Request Timeout", b"text/plain; charset=utf-8")
+                           _JSON, [(b"retry-after", after)])
         elif kind.startswith(ERROR_CODE_FAULT):
             status, body = self.sim_state.fault_reply(endpoint, kind)
-            await _respond(send, status, json.dumps(body).encode(), b"application/json")
+            await _respond(send, status, json.dumps(body).encode(), _JSON)
 
 
 # --- the app -----------------------------------------------------------------------------
@@ -220,18 +214,12 @@ def create_app(state: SimulatorState) -> FastAPI:
         fields = await read_fields(request)
         return await reply(state.run, request.headers, fields, slug=f"{owner}/{project}")
 
-    for path, name in TASK_ENDPOINTS.items():
-        def make(handler_name: str):
-            async def task_endpoint(request: Request) -> JSONResponse:
-                fields = await read_fields(request)
-                return await reply(getattr(state, handler_name), request.headers, fields)
-            return task_endpoint
-        app.post(path)(make(HANDLERS.get(name, name)))
-
-    @app.post(UPLOAD_PATH)
-    async def upload(request: Request) -> JSONResponse:
-        fields = await read_fields(request)
-        return await reply(state.upload, request.headers, fields)
+    for path, (_, handler) in ENDPOINTS.items():
+        def make(method: Any):
+            async def endpoint(request: Request) -> JSONResponse:
+                return await reply(method, request.headers, await read_fields(request))
+            return endpoint
+        app.post(path)(make(getattr(state, handler)))
 
     def file_response(found: tuple[bytes, str] | None) -> Response:
         if found is None:

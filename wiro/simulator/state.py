@@ -68,6 +68,15 @@ def _readable(fields: Sequence[Field] | None) -> Sequence[Field]:
     return fields
 
 
+def _texts(fields: Sequence[Field] | None) -> dict[str, str]:
+    """Each text field's first non-blank value, stripped."""
+    values: dict[str, str] = {}
+    for name, value in _readable(fields):
+        if isinstance(value, str) and value.strip():
+            values.setdefault(name, value.strip())
+    return values
+
+
 def _answers(method: Callable[..., Reply]) -> Callable[..., Reply]:
     """Run under the lock; a WiroReply raised anywhere inside becomes the answer."""
     @wraps(method)
@@ -83,41 +92,46 @@ def _answers(method: Callable[..., Reply]) -> Callable[..., Reply]:
 class SimulatorState:
     """A Wiro project running FLUX.2 [pro], simulated in memory.
 
-    Knobs (plain attributes; also settable with `configure(**knobs)`):
-
-    - ``pace``: seconds of the ~5.6 s status walk per real second of schedule; 0 finishes
-      a task the moment it is created. Each task keeps the pace it was created with.
-    - ``hold_in_queue``: new tasks stay in task_queue until ``release(taskid)``.
-    - ``hold_running``: new tasks stop at their last task_output until ``release(taskid)``.
-    - ``concurrency_limit``: Run answers code 96 while this many tasks are not terminal.
-      When None and ``balance`` is set, Wiro's rule applies (10 % of a balance up to $250).
-    - ``balance``: USD; below $0.50 Run answers code 97. None means plenty.
-    - ``require_sign_in``: Run answers code 98.
-    - ``fail_prompts``: substrings (case-insensitive); a prompt containing one makes a task
-      that ends task_postprocess_end with pexit "1", no outputs and totalcost "0".
-    - ``fail_next_tasks``: that many of the next tasks fail the same way.
-    - ``fail_before_start``: that many of the next tasks fail while being prepared: they
-      end at task_error with PRE_EXECUTION_FAILURE as debugerror, pexit "", no charge.
-    - ``fault_timeout_seconds``: how long a "timeout" fault stalls before answering.
-    - ``output_ttl_seconds``: after this long an output's CDN URL answers 404.
-    - ``socket_mode``: how the websocket behaves, one of SOCKET_MODES (see socket.py).
-    - ``detail_status``: a status word Detail reports instead of the real one (e.g.
-      task_error, task_end, task_failed) for every task that was not cancelled; outputs,
-      pexit and cost stay the real ones. None: the truth.
-    - ``stop_without_tasklist``: Kill and Cancel answer ``{"result": true}`` and no task.
-    - ``retry_after_seconds``: the Retry-After an "http429" fault sends.
-    - ``forbidden``: every call answers HTTP 403 (a key without permission for them).
-    - ``dynamic_price``: Tool/Detail's `dynamicprice` entries; new tasks are billed by them
-      (wiro.pricing), so the estimate from Tool/Detail and the charge agree.
-    - ``other_models``: slugs of other models this project also runs (a team key's list
-      holds them too): Run accepts them, their tasks name their own model.
-
+    Its knobs are the plain attributes below, also settable with `configure(**knobs)`.
     ``detail_calls`` counts the Task/Detail requests answered for each task id;
-    ``list_calls`` the Task/List requests.
-
-    Faults: ``inject_fault(endpoint, kind, times)`` queues transport failures that the HTTP
-    layer carries out; see FAULT_ENDPOINTS and FAULT_KINDS (plus "error_code:<n>").
+    ``list_calls`` the Task/List requests. Faults: ``inject_fault(endpoint, kind, times)``
+    queues transport failures that the HTTP layer carries out; see FAULT_ENDPOINTS and
+    FAULT_KINDS (plus "error_code:<n>").
     """
+
+    # Seconds of the ~5.6 s status walk per real second of schedule; 0 finishes a task the
+    # moment it is created. Each task keeps the pace it was created with.
+    pace: float = 1.0
+    hold_in_queue = False  # new tasks stay in task_queue until release(taskid)
+    hold_running = False  # new tasks stop at their last task_output until release(taskid)
+    # Run answers code 96 while this many tasks are not terminal. When None and `balance` is
+    # set, Wiro's rule applies (10 % of a balance up to $250).
+    concurrency_limit: int | None = None
+    balance: float | None = None  # USD; below $0.50 Run answers code 97. None means plenty.
+    require_sign_in = False  # Run answers code 98
+    # Substrings (case-insensitive); a prompt containing one makes a task that ends
+    # task_postprocess_end with pexit "1", no outputs and totalcost "0".
+    fail_prompts: tuple[str, ...] = ()
+    fail_next_tasks = 0  # that many of the next tasks fail the same way
+    # That many of the next tasks fail while being prepared: they end at task_error with
+    # PRE_EXECUTION_FAILURE as debugerror, pexit "", no charge.
+    fail_before_start = 0
+    fault_timeout_seconds = 5.0  # how long a "timeout" fault stalls before answering
+    output_ttl_seconds = 600.0  # after this long an output's CDN URL answers 404
+    socket_mode = "normal"  # how the websocket behaves, one of SOCKET_MODES (socket.py)
+    # A status word Detail reports instead of the real one (e.g. task_error, task_end,
+    # task_failed) for every task that was not cancelled; outputs, pexit and cost stay the
+    # real ones. None: the truth.
+    detail_status: str | None = None
+    stop_without_tasklist = False  # Kill and Cancel answer {"result": true} and no task
+    retry_after_seconds = 1.0  # the Retry-After an "http429" fault sends
+    forbidden = False  # every call answers HTTP 403 (a key without permission for them)
+    # Tool/Detail's `dynamicprice` entries (set per instance); new tasks are billed by them
+    # (wiro.pricing), so the estimate from Tool/Detail and the charge agree.
+    dynamic_price: list[dict]
+    # Slugs of other models this project also runs (a team key's list holds them too): Run
+    # accepts them, their tasks name their own model.
+    other_models: tuple[str, ...] = ()
 
     KNOBS = ("pace", "hold_in_queue", "hold_running", "concurrency_limit", "balance",
              "require_sign_in", "fail_prompts", "fail_next_tasks", "fault_timeout_seconds",
@@ -132,23 +146,7 @@ class SimulatorState:
         self.clock = clock
         self.public_base_url = public_base_url
         self.pace = pace
-        self.hold_in_queue = False
-        self.hold_running = False
-        self.concurrency_limit: int | None = None
-        self.balance: float | None = None
-        self.require_sign_in = False
-        self.fail_prompts: tuple[str, ...] = ()
-        self.fail_next_tasks = 0
-        self.fault_timeout_seconds = 5.0
-        self.output_ttl_seconds = 600.0
-        self.socket_mode = "normal"
-        self.detail_status: str | None = None
-        self.stop_without_tasklist = False
-        self.retry_after_seconds = 1.0
-        self.fail_before_start = 0
-        self.forbidden = False
-        self.dynamic_price: list[dict] = [dict(e) for e in DYNAMIC_PRICE]
-        self.other_models: tuple[str, ...] = ()
+        self.dynamic_price = [dict(e) for e in DYNAMIC_PRICE]
         self.uploads = 0  # files received by File/Upload
         self.list_calls = 0
         self.detail_calls: Counter[str] = Counter()  # task id -> Task/Detail requests
@@ -204,11 +202,6 @@ class SimulatorState:
         self._nonces.add(nonce)
         if self.forbidden:
             raise WiroReply.error(0, msg.PERMISSION_DENIED, status=403)
-
-    @_answers
-    def authenticate(self, headers: Mapping[str, str]) -> Reply:
-        self._authenticate(headers)
-        return 200, {"result": True, "errors": []}
 
     # --- Run -------------------------------------------------------------------------
 
@@ -324,11 +317,7 @@ class SimulatorState:
     # --- Task/* ----------------------------------------------------------------------
 
     def _find(self, fields: Sequence[Field] | None, call: str) -> SimTask:
-        keys = TASK_KEYS[call]
-        values = {}
-        for name, value in _readable(fields):
-            if isinstance(value, str) and value.strip():
-                values.setdefault(name, value.strip())
+        keys, values = TASK_KEYS[call], _texts(fields)
         given = [k for k in keys if values.get(k)]
         if not given:
             raise WiroReply.error(0, msg.TASK_KEYS_REQUIRED.format(keys=" or ".join(keys)))
@@ -403,11 +392,7 @@ class SimulatorState:
         """Task/List as Wiro-MCP sends it (type, sort, order, start, limit, modelName): this
         project's tasks, by id, shaped like Detail's answer."""
         self._authenticate(headers)
-        values: dict[str, str] = {}
-        for name, value in _readable(fields):
-            if isinstance(value, str):
-                values.setdefault(name, value.strip())
-        page = {}
+        values, page = _texts(fields), {}
         for name, default in (("start", 0), ("limit", 20)):
             raw = values.get(name) or str(default)
             if not raw.isdigit():
@@ -426,7 +411,7 @@ class SimulatorState:
     def tool_detail(self, headers: Mapping[str, str], fields: Sequence[Field] | None) -> Reply:
         """Tool/Detail in the docs' shape, from wiro/spec.py, with this state's price list."""
         self._authenticate(headers)
-        values = {n: v.strip() for n, v in _readable(fields) if isinstance(v, str)}
+        values = _texts(fields)
         for name in ("slugowner", "slugproject"):
             if not values.get(name):
                 raise WiroReply.error(0, msg.PARAM_REQUIRED.format(name=name))
