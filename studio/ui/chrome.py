@@ -10,6 +10,22 @@ from wiro import spec
 
 from ..backend import SIMULATOR_NOTICE
 
+
+class _Generic(gr.themes.Font):
+    """A generic family (system-ui): named bare, as CSS wants it (Gradio quotes a name)."""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Gradio's default theme in the system's fonts: its Source Sans Pro and IBM Plex Mono are over
+# 100 KB of downloads before the text settles, on every first visit.
+THEME = gr.themes.Default(
+    font=[_Generic("system-ui"), "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue",
+          "Arial", "sans-serif"],
+    font_mono=[_Generic("ui-monospace"), "SFMono-Regular", "Menlo", "Consolas",
+               "Liberation Mono", "monospace"])
+
 # The status area is replaced on every update; its wrapper stays, so it is the live region.
 LIVE_REGION = """
 element.setAttribute('role', 'status');
