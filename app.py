@@ -77,7 +77,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
             download = gr.File(label="Download (the exact file Wiro returned)", visible=False,
                                interactive=False, elem_id="download")
             with gr.Accordion("Run details", open=False, elem_id="details-box"):
-                details = gr.JSON(show_label=False, elem_id="details")
+                # Shown with the first result: until then the page need not load a JSON viewer.
+                details = gr.JSON(show_label=False, visible=False, elem_id="details")
             keep = share_ui.build()  # kept results: Share, Delete, Download this session
         with gr.Column(elem_id="settings"):
             refs = ReferencePanel(spec.default_reference_images())
@@ -148,7 +149,7 @@ demo.queue(default_concurrency_limit=CONFIG.max_concurrent_runs)
 def launch_options() -> dict:
     """demo.launch() arguments, shared by `python app.py` and the tests' in-process launch."""
     return dict(
-        css_paths=[HERE / "assets" / "style.css"], head=chrome.HEAD,
+        css_paths=[HERE / "assets" / "style.css"], head=chrome.HEAD, theme=chrome.THEME,
         allowed_paths=[str(outputs.root), str(HERE / "assets")], show_error=True,
         # Gradio refuses a bigger file while it streams in (the rest: studio/bounds.py).
         max_file_size=int(CONFIG.max_upload_mb * 1024 * 1024) or None,

@@ -22,7 +22,8 @@ read again before an upgrade lands.
    the fetch stops at APP_MAX_UPLOAD_MB instead of reading any size into memory.
 8. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
    the config in the page leaves out each component's API schema, which only API clients
-   read (from /config and /info, both left whole).
+   read (from /config and /info, both left whole), and the hidden API-only components
+   (`API_ONLY`) with their events.
 """
 from __future__ import annotations
 
@@ -339,14 +340,68 @@ def describe_parameter(component: Any, text: str) -> Any:
 # --- 5. a light page -----------------------------------------------------------------------
 
 API_SCHEMA_KEYS = ("api_info", "api_info_as_input", "api_info_as_output", "example_inputs")
+# A hidden container with this elem_id holds components only API callers use (the `generate`
+# endpoint's inputs and outputs): the page's config leaves it out, with the events it
+# triggers. The page never shows them, and every component in the config costs the page
+# work as it starts (its module loaded, its state built), drawn or not.
+API_ONLY = "api-only"
+
+
+def _subtree_ids(node: dict[str, Any]) -> set[int]:
+    ids = {node["id"]}
+    for child in node.get("children") or ():
+        ids |= _subtree_ids(child)
+    return ids
+
+
+def _api_only_ids(config: dict[str, Any]) -> set[int]:
+    roots = {c["id"] for c in config.get("components") or ()
+             if (c.get("props") or {}).get("elem_id") == API_ONLY
+             and (c.get("props") or {}).get("visible") is False}
+    found: set[int] = set()
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("id") in roots:
+            found.update(_subtree_ids(node))
+            return
+        for child in node.get("children") or ():
+            walk(child)
+
+    walk(config.get("layout") or {})
+    return found
+
+
+def _prune(node: dict[str, Any], dropped: set[int]) -> dict[str, Any]:
+    if "children" not in node:
+        return node
+    return {**node, "children": [_prune(c, dropped) for c in node["children"] or ()
+                                 if c.get("id") not in dropped]}
 
 
 def lean_config(config: dict[str, Any]) -> dict[str, Any]:
     """The page's copy of the config without the components' API schemas (about 40 % of
-    it); the page itself never reads them."""
+    it), which the page itself never reads, nor the API-only components and their events
+    (`API_ONLY`)."""
+    dropped = _api_only_ids(config)
     components = [{k: v for k, v in c.items() if k not in API_SCHEMA_KEYS}
-                  for c in config.get("components") or ()]
-    return {**config, "components": components}
+                  for c in config.get("components") or () if c.get("id") not in dropped]
+    lean = {**config, "components": components}
+    if not dropped:
+        return lean
+    dependencies = [d for d in config.get("dependencies") or ()
+                    if not any(t[0] in dropped for t in d.get("targets") or () if t)
+                    and not set(d.get("inputs") or ()) & dropped
+                    and not set(d.get("outputs") or ()) & dropped]
+    kept = {d["id"] for d in dependencies}
+    lean.update(layout=_prune(config["layout"], dropped), dependencies=dependencies)
+    if isinstance(config.get("page"), dict):  # each page's own layout and ids
+        lean["page"] = {name: {**page, "layout": _prune(page["layout"], dropped),
+                               "components": [i for i in page.get("components") or ()
+                                              if i not in dropped],
+                               "dependencies": [i for i in page.get("dependencies") or ()
+                                                if i in kept]}
+                        for name, page in config["page"].items()}
+    return lean
 
 
 def _lean_page_config() -> None:

@@ -391,6 +391,9 @@ def test_the_page_loads_no_video_player_no_code_editor_and_is_compressed(
     assert answer.headers.get("content-encoding") == "gzip"
     assert "api_info_as_input" not in answer.text
     assert len(answer.content) < 140_000  # uncompressed, without the API schemas
+    # The generate endpoint's hidden components are left out of the page, not of /config.
+    assert '"api-only"' not in answer.text
+    assert '"api-only"' in requests.get(live_app.url.rstrip("/") + "/config", timeout=10).text
 
 
 def test_the_simulators_prices_say_no_charge_on_the_page(page, app_sim):

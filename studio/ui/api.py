@@ -13,7 +13,7 @@ from gradio_client import handle_file
 from wiro import spec
 
 from .. import apidoc
-from ..gradio_patches import describe_parameter, as_sent
+from ..gradio_patches import API_ONLY, as_sent, describe_parameter
 from ..page import DemoPage
 
 # The "Use via API" page shows this as the example call: one of Wiro's own sample inputs.
@@ -82,7 +82,8 @@ def endpoint(page: DemoPage):
 
 
 def build(page: DemoPage, **events: Any) -> None:
-    with gr.Column(visible=False):
+    # Never drawn: the page's config leaves this column out (gradio_patches.API_ONLY).
+    with gr.Column(visible=False, elem_id=API_ONLY):
         inputs = [parameter(f) for f in spec.INPUTS]
         image = gr.File(label="Image")
         details = gr.JSON(label="Run details")

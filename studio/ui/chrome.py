@@ -10,6 +10,22 @@ from wiro import spec
 
 from ..backend import SIMULATOR_NOTICE
 
+
+class _Generic(gr.themes.Font):
+    """A generic family (system-ui): named bare, as CSS wants it (Gradio quotes a name)."""
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Gradio's default theme in the system's fonts: its Source Sans Pro and IBM Plex Mono are over
+# 100 KB of downloads before the text settles, on every first visit.
+THEME = gr.themes.Default(
+    font=[_Generic("system-ui"), "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue",
+          "Arial", "sans-serif"],
+    font_mono=[_Generic("ui-monospace"), "SFMono-Regular", "Menlo", "Consolas",
+               "Liberation Mono", "monospace"])
+
 # The status area is replaced on every update; its wrapper stays, so it is the live region.
 LIVE_REGION = """
 element.setAttribute('role', 'status');
@@ -50,7 +66,9 @@ new MutationObserver(() => {
 
 # The result fits the window: the image may be as tall as the window less what sits above it
 # (on a desktop, at the top of the page: header, status; on a phone, the status), measured
-# whenever the page changes.
+# when one of those changes size (a ResizeObserver: it reports after layout, so measuring
+# forces no extra one while the page builds). Gradio may replace an element (a component
+# shown again is a new one): new ones are watched as they appear.
 FIT_JS = """
 const fitResult = () => {
   const main = document.querySelector('#main');
@@ -65,15 +83,26 @@ const fitResult = () => {
   main.style.setProperty('--result-above', Math.round(top + offset(block) + 16) + 'px');
   main.style.setProperty('--status-above', Math.round(top + offset(status) + 16) + 'px');
 };
-let fitting = false;
-const refit = () => {
-  if (fitting) return;
-  fitting = true;
-  requestAnimationFrame(() => { fitting = false; fitResult(); });
+const sized = new ResizeObserver(fitResult);
+const watched = new WeakSet();
+const watch = (el) => { if (el && !watched.has(el)) { watched.add(el); sized.observe(el); } };
+const watchAll = () => {
+  const main = document.querySelector('#main');
+  if (!main) return;
+  // What sits above #main (header, banner, key row) moves it; inside the result column,
+  // the blocks above the image move it.
+  for (let el = main; el; el = el.previousElementSibling) watch(el);
+  const col = document.querySelector('#result-col');
+  const block = document.querySelector('#result');
+  if (col && block) for (const el of col.children) { watch(el); if (el === block) break; }
 };
-new MutationObserver(refit).observe(document.documentElement,
-                                   {childList: true, subtree: true, characterData: true});
-addEventListener('resize', refit);
+let watching = false;
+new MutationObserver(() => {
+  if (watching) return;
+  watching = true;
+  requestAnimationFrame(() => { watching = false; watchAll(); });
+}).observe(document.documentElement, {childList: true, subtree: true});
+addEventListener('resize', fitResult);
 """
 
 # Gradio mounts each component as its code arrives, so the page grows piece by piece and

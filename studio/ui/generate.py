@@ -124,7 +124,7 @@ class Generate:
         shown = {view.image: gr.Image(value=record.image, visible=True,
                                       alt_text=alt_text(record)),
                  view.download: gr.File(value=record.image, visible=True),
-                 view.details: record.details(),
+                 view.details: gr.JSON(value=record.details(), visible=True),
                  view.use_as_reference: gr.Button(visible=True),
                  view.cost_line: cost.compare_html(record.estimate_usd, record.cost_usd,
                                                    simulated=record.simulated),
