@@ -46,7 +46,6 @@ QUIET = dict(show_progress="hidden", concurrency_limit=None, **PRIVATE)  # insta
 
 # Gradio's own cache of served files is pruned hourly, so a long-lived Space stays bounded.
 with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) as demo:
-    chrome.header(backend.is_simulator, BYOK)
     with gr.Row(visible=BYOK):
         # Password fields start empty: a secret used as a default would land in the page config.
         key = gr.Textbox(label="Your Wiro API key", type="password", elem_id="byok-key",
@@ -141,7 +140,8 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
     for slot, button in enumerate(compare.stops):
         button.click(compare.slot_stop(slot), None, None, **QUIET)
     api.build(page, **RUNS)
-    gradio_patches.install(page)  # every change to Gradio's own behaviour
+    # Every change to Gradio's own behaviour; the header is drawn before Gradio builds the page.
+    gradio_patches.install(page, header=chrome.header(backend.is_simulator, BYOK))
 
 demo.queue(default_concurrency_limit=CONFIG.max_concurrent_runs)
 

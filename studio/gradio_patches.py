@@ -23,7 +23,8 @@ read again before an upgrade lands.
 8. A light page: responses are gzipped (the page's HTML carries Gradio's whole config), and
    the config in the page leaves out each component's API schema, which only API clients
    read (from /config and /info, both left whole), and the hidden API-only components
-   (`API_ONLY`) with their events.
+   (`API_ONLY`) with their events. The page's HTML carries the app's header (`install`'s
+   `header`), so it is drawn at once rather than after Gradio's code has built the page.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ GRADIO_VERSION = "6.31.0"
 
 # The page whose guard and visitors the middleware and the MCP server consult.
 _page: list[Any] = []
+_header: list[str] = []  # HTML put in the page before Gradio's app (see 8.)
 _installed: set[str] = set()
 
 
@@ -45,9 +47,11 @@ def current_page() -> Any:
     return _page[0]
 
 
-def install(page: Any) -> None:
-    """Install every patch for `page` (idempotent; the latest page wins)."""
+def install(page: Any, header: str = "") -> None:
+    """Install every patch for `page` (idempotent; the latest page wins). `header`: HTML
+    drawn at the top of the page as soon as it arrives."""
     _page[:] = [page]
+    _header[:] = [header] if header else []
     # Empty = uvicorn trusts no peer's X-Forwarded-For; studio/visitors.py reads it itself,
     # counting hops. An operator who set it keeps their value.
     os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
@@ -412,9 +416,16 @@ def _lean_page_config() -> None:
 
     def template_response(*args: Any, **kwargs: Any) -> Any:
         context = kwargs.get("context")
-        if isinstance(context, dict) and isinstance(context.get("config"), dict):
-            kwargs["context"] = {**context, "config": lean_config(context["config"])}
-        return original(*args, **kwargs)
+        if not (isinstance(context, dict) and isinstance(context.get("config"), dict)):
+            return original(*args, **kwargs)
+        config = context["config"]
+        kwargs["context"] = {**context, "config": lean_config(config)}
+        response = original(*args, **kwargs)
+        header = _header[0].encode() if _header else b""
+        body = response.body.replace(b"<gradio-app", header + b"<gradio-app", 1)
+        response.body = body
+        response.headers["content-length"] = str(len(body))
+        return response
 
     template_response.patched_by_studio = True  # type: ignore[attr-defined]
     templates.TemplateResponse = template_response  # type: ignore[method-assign]

@@ -152,6 +152,7 @@ def test_the_page_is_gzipped_and_its_config_leaves_out_api_schemas():
         assert page.status_code == 200
         assert page.headers.get("content-encoding") == "gzip"
         assert '"api_info_as_input"' not in page.text and "x" * 2000 in page.text
+        assert int(page.headers.get("content-length", 0)) < len(page.content)  # still gzipped
         # API clients still get every schema (gradio_client reads them from /config).
         config = requests.get(demo.local_url + "config", timeout=10).json()
         assert any("api_info" in c for c in config["components"])

@@ -427,3 +427,19 @@ def test_nothing_shifts_as_the_page_builds(browser, live_app, app_sim):
         assert sum(page.evaluate("() => window.__shifts")) <= 0.02
     finally:
         ctx.close()
+
+
+def test_the_header_and_mode_show_before_gradios_code_has_run(browser, live_app, app_sim):
+    """The title and the simulator notice are in the page's HTML: they are drawn at once,
+    even while (here: even if) Gradio's scripts have not built the rest."""
+    ctx = browser.new_context(viewport={"width": 412, "height": 823}, is_mobile=True)
+    ctx.route("**/*", _loopback_only)
+    ctx.route(re.compile(r".*/assets/.*\.js$"), lambda route: route.abort())
+    try:
+        page = ctx.new_page()
+        page.goto(live_app.url, wait_until="load")
+        expect(page.locator("#page-head h1")).to_have_text(f"{spec.MODEL_TITLE} on Wiro")
+        expect(page.locator("#mode-banner")).to_contain_text("Simulator mode")
+        assert page.locator("#generate").count() == 0  # Gradio's part really did not run
+    finally:
+        ctx.close()

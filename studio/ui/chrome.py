@@ -109,7 +109,7 @@ addEventListener('resize', fitResult);
 # everything below the header jumps several times. The body of the page stays invisible (its
 # room is kept) until its controls are there and the page has been still for a moment; then
 # it shows at once. A few seconds at most, whatever happens. (Gradio's own loading sign would
-# drift down the growing page meanwhile: it is left out; the header shows.)
+# drift down the growing page meanwhile: it is left out; the header, drawn with the HTML, shows.)
 READY_JS = """
 const showPage = () => {
   document.documentElement.classList.add('page-ready');
@@ -143,9 +143,38 @@ document.addEventListener('keydown', (event) => {
 </script>"""
 
 
-def header(simulator: bool, bring_your_own_key: bool) -> None:
-    gr.Markdown(f"# {spec.MODEL_TITLE} on Wiro\nBlack Forest Labs' image model: generate from a "
-                "prompt, or edit and combine up to 8 reference images.", elem_id="page-head")
+# The header is plain HTML in the page itself (studio/gradio_patches.py puts it there), not a
+# Gradio component: it is drawn the moment the page arrives, while Gradio's code still builds
+# the rest. Its styles come with it, for the same reason; colours are the theme's, once loaded.
+# It lines up with Gradio's container below (as wide as Gradio 6.31's breakpoints allow, with
+# 32 px inside), and paints the theme's background edge to edge.
+HEADER_STYLE = """<style>
+#page-head { --column: 100%; box-sizing: border-box; width: 100%;
+  padding: 16px max(32px, 50% - var(--column) / 2 + 32px) 0;
+  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+  sans-serif; color: var(--body-text-color, inherit);
+  background: var(--body-background-fill, transparent); }
+@media (width >= 640px) { #page-head { --column: 640px; } }
+@media (width >= 768px) { #page-head { --column: 768px; } }
+@media (width >= 1024px) { #page-head { --column: 1024px; } }
+@media (width >= 1280px) { #page-head { --column: 1280px; } }
+@media (width >= 1536px) { #page-head { --column: 1536px; } }
+@media (width >= 1920px) { #page-head { --column: 1920px; } }
+#page-head h1 { font-size: 26px; font-weight: 600; line-height: 1.3; margin: 0 0 2px; }
+#page-head p { margin: 16px 0; line-height: 1.625; }
+.mode-banner { padding: 8px 12px; border-radius: var(--radius-lg, 8px); font-weight: 600;
+  color: var(--body-text-color, inherit); border: 1px solid var(--border-color-primary, #e4e4e7);
+  border-left: 6px solid var(--color-accent, #f97316);
+  background: color-mix(in srgb, var(--color-accent, #f97316) var(--status-tint, 12%),
+                        var(--background-fill-primary, transparent)); }
+.mode-banner.live { border-left-color: var(--primary-500, #f97316);
+  background: color-mix(in srgb, var(--primary-500, #f97316) var(--status-tint, 12%),
+                        var(--background-fill-primary, transparent)); }
+</style>"""
+
+
+def header(simulator: bool, bring_your_own_key: bool) -> str:
+    """The page's title, what it does, and which mode it runs in."""
     if simulator:
         kind, text = "simulator", SIMULATOR_NOTICE
     elif bring_your_own_key:
@@ -153,5 +182,8 @@ def header(simulator: bool, bring_your_own_key: bool) -> None:
                               "paste below.")
     else:
         kind, text = "live", "Live: calls Wiro's API (each run is charged to the configured key)."
-    gr.HTML(f'<div class="mode-banner {kind}" id="mode-banner" role="note">'
-            f"{html.escape(text)}</div>")
+    return (HEADER_STYLE + f'<header id="page-head"><h1>{html.escape(spec.MODEL_TITLE)} on '
+            "Wiro</h1><p>Black Forest Labs' image model: generate from a prompt, or edit and "
+            "combine up to 8 reference images.</p>"
+            f'<div class="mode-banner {kind}" id="mode-banner" role="note">'
+            f"{html.escape(text)}</div></header>")
