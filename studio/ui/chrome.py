@@ -45,6 +45,18 @@ STARTING_JS = """(...inputs) => {
   return inputs;
 }"""
 
+# Runs `fn` once per frame in which the page's markup changed (Gradio builds and rebuilds it).
+AFTER_CHANGES_JS = """
+const afterChanges = (fn) => {
+  let pending = false;
+  new MutationObserver(() => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; fn(); });
+  }).observe(document.documentElement, {childList: true, subtree: true});
+};
+"""
+
 # Gradio's markup, made right for screen readers as it renders: an empty image's
 # placeholder carries a label but no role; a gallery thumbnail's alt repeats the caption
 # beside it, and the footer's icons repeat their link's words (both read twice).
@@ -56,12 +68,7 @@ const fixMarkup = () => {
   for (const img of document.querySelectorAll(echoes))
     img.setAttribute('alt', '');
 };
-let pending = false;
-new MutationObserver(() => {
-  if (pending) return;
-  pending = true;
-  requestAnimationFrame(() => { pending = false; fixMarkup(); });
-}).observe(document.documentElement, {childList: true, subtree: true});
+afterChanges(fixMarkup);
 """
 
 # The result fits the window: the image may be as tall as the window less what sits above it
@@ -96,12 +103,7 @@ const watchAll = () => {
   const block = document.querySelector('#result');
   if (col && block) for (const el of col.children) { watch(el); if (el === block) break; }
 };
-let watching = false;
-new MutationObserver(() => {
-  if (watching) return;
-  watching = true;
-  requestAnimationFrame(() => { watching = false; watchAll(); });
-}).observe(document.documentElement, {childList: true, subtree: true});
+afterChanges(watchAll);
 addEventListener('resize', fitResult);
 """
 
@@ -132,7 +134,7 @@ setTimeout(showPage, 4000);
 HEAD = """<style>html:not(.page-ready) :is(#main, #main ~ *, footer) { visibility: hidden; }
 html:not(.page-ready) .gradio-container > .main > .wrap.full { display: none !important; }
 </style><script>
-""" + READY_JS + A11Y_JS + FIT_JS + """
+""" + READY_JS + AFTER_CHANGES_JS + A11Y_JS + FIT_JS + """
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
   if (!event.target.closest || !event.target.closest('#prompt')) return;
