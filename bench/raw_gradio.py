@@ -91,9 +91,17 @@ class RawGradio:
         params = {"restore": restore} if restore else None
         return self.join(load, [browser], session, params=params)
 
-    def add_references(self, session: str, paths: list[str]) -> None:
+    def add_references(self, session: str, paths: list[str]) -> int | None:
+        """Upload and add reference images; how many the tab then has (None: not told)."""
         add = self.fn("upload", "ref-upload")
-        self.join(add, self.data(add, **{"ref-upload": self.upload(paths)}), session)
+        done = self.join(add, self.data(add, **{"ref-upload": self.upload(paths)}), session)
+        return reference_count(done["output"]["data"])
+
+    def clear_references(self, session: str) -> None:
+        """"Clear all": a tab starts with the page's example references (URLs), which take
+        places of the at most eight a run sends."""
+        clear = self.fn("click", "ref-clear")
+        self.join(clear, self.data(clear), session)
 
     def generate(self, session: str, prompt: str, **values: Any) -> dict:
         run = self.fn("click", "generate")
@@ -156,4 +164,20 @@ def picked_result(outputs: list) -> str | None:
                        if c.get("aria-pressed") == "true" and "data-id" in c]
             if pressed or ids:
                 return (pressed or ids)[0]
+    return None
+
+
+REF_GRID = re.compile(r'class="ref-grid"[^>]*data-count="(\d+)"')
+
+
+def reference_count(outputs: list) -> int | None:
+    """How many references an event's outputs show: the HTML grid's data-count (ours), or
+    the items of 9f87230's gallery (dicts with an "image")."""
+    for value in outputs:
+        inner = value.get("value") if isinstance(value, dict) else value
+        if isinstance(inner, str) and (found := REF_GRID.search(inner)):
+            return int(found.group(1))
+        if isinstance(inner, list) and inner and all(
+                isinstance(item, dict) and "image" in item for item in inner):
+            return len(inner)
     return None
