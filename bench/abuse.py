@@ -253,8 +253,30 @@ def finish_within(seconds: float, action) -> tuple[bool, object]:
     return True, box.get("value")
 
 
+PROBE_SCRIPT = """
+import sys, threading, time
+import requests
+url, every, timeout = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+with requests.Session() as session:
+    print("ready", flush=True)
+    while not stop.wait(every):
+        started = time.perf_counter()
+        try:
+            session.get(url, timeout=timeout).raise_for_status()
+            ok = 1
+        except requests.RequestException:
+            ok = 0
+        print(f"{time.perf_counter() - started:.6f} {ok}", flush=True)
+"""
+
+
 class Probe:
-    """A request (by default the page, GET /) every `every` seconds in a thread, timed."""
+    """A request (by default the page, GET /) every `every` seconds, timed. The requests are
+    made by a process of their own: in this one the simulator, the flood's clients and the
+    making of upload bodies hold the GIL for tens of ms at a time, which a probe thread here
+    would count as the app's latency."""
 
     TIMEOUT = 30.0  # a request that waits longer counts as this long (a lower bound)
 
@@ -262,28 +284,38 @@ class Probe:
         self.url, self.every = url + path, every
         self.times: list[float] = []
         self.failed = 0  # requests timed out or refused: counted as TIMEOUT
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.process: subprocess.Popen | None = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
 
-    def _loop(self) -> None:
-        with requests.Session() as session:
-            while not self.stop.wait(self.every):
-                started = time.perf_counter()
-                try:
-                    session.get(self.url, timeout=self.TIMEOUT).raise_for_status()
-                except requests.RequestException:
-                    self.failed += 1
-                    self.times.append(max(self.TIMEOUT, time.perf_counter() - started))
-                    continue
-                self.times.append(time.perf_counter() - started)
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            seconds, ok = line.split()
+            if ok == "1":
+                self.times.append(float(seconds))
+            else:
+                self.failed += 1
+                self.times.append(max(self.TIMEOUT, float(seconds)))
 
     def __enter__(self) -> Probe:
-        self.thread.start()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PROBE_SCRIPT, self.url, str(self.every), str(self.TIMEOUT)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the probe did not start")
+        self.reader.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(self.TIMEOUT + 10)
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.close()  # the probe stops after the request under way
+        try:
+            self.process.wait(self.TIMEOUT + 10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.reader.join(10)
 
     def text(self, idle: float) -> str:
         if not self.times:
