@@ -3,8 +3,10 @@ no browser and no heartbeat. Benchmarks use it to drive today's code and ours al
 events by the elements' ids, which both share)."""
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import uuid
 from typing import Any
 
@@ -89,9 +91,17 @@ class RawGradio:
         params = {"restore": restore} if restore else None
         return self.join(load, [browser], session, params=params)
 
-    def add_references(self, session: str, paths: list[str]) -> None:
+    def add_references(self, session: str, paths: list[str]) -> int | None:
+        """Upload and add reference images; how many the tab then has (None: not told)."""
         add = self.fn("upload", "ref-upload")
-        self.join(add, self.data(add, **{"ref-upload": self.upload(paths)}), session)
+        done = self.join(add, self.data(add, **{"ref-upload": self.upload(paths)}), session)
+        return reference_count(done["output"]["data"])
+
+    def clear_references(self, session: str) -> None:
+        """"Clear all": a tab starts with the page's example references (URLs), which take
+        places of the at most eight a run sends."""
+        clear = self.fn("click", "ref-clear")
+        self.join(clear, self.data(clear), session)
 
     def generate(self, session: str, prompt: str, **values: Any) -> dict:
         run = self.fn("click", "generate")
@@ -106,15 +116,68 @@ class RawGradio:
             "sbs-seeds": seeds, "sbs-confirm": True}), session)
 
     def share_newest(self, session: str, browser: Any) -> str:
-        """Share the tab's newest kept result; its link's token."""
+        """Share the tab's newest kept result; its link's token.
+
+        Two shapes of the page: at 9f87230 the load event fills a dropdown (`share-pick`)
+        whose choices are (label, result id), newest first. Since the keep/share panel was
+        rebuilt (studio/share_ui.py `KeepShare`) the load event leaves the picker alone
+        unless the page restores a link; the picker is an HTML list of cards drawn when the
+        panel (`keep-share`) is expanded, each card a button with `data-id`, the tab's newest
+        own result `aria-pressed="true"`. Share's inputs are (picked id, browser, page
+        address) in both; the page reads the picked id from the cards in its `js`."""
         opened = self.open_page(session, browser)
-        pick = next(o for o in opened["output"]["data"] if isinstance(o, dict)
-                    and o.get("__type__") == "update" and "choices" in o)
-        newest = pick["choices"][0][1]
+        newest = picked_result(opened["output"]["data"])
+        if newest is None:
+            expand = self.fn("expand", "keep-share")
+            drawn = self.join(expand, [browser], session)
+            newest = picked_result(drawn["output"]["data"])
+        if newest is None:
+            raise LookupError("no kept result to share: neither the load event nor the "
+                              "keep/share panel lists one")
         share = self.fn("click", "share")
         done = self.join(share, [newest, browser, f"{self.url}/"], session)
         link = done["output"]["data"][0]
+        if not isinstance(link, str) or "/share/" not in link:
+            raise RuntimeError(f"share gave no link: {done['output']['data']}")
         return link.rsplit("/", 1)[1]
 
     def download_session(self, session: str, times: int = 1) -> dict:
         return self.join(self.fn("click", "download-session"), [], session, times=times)
+
+
+CARD = re.compile(r'<button[^>]*class="kept-item"[^>]*>')
+ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
+
+
+def picked_result(outputs: list) -> str | None:
+    """The result id an event's outputs offer to share: the first choice of a dropdown
+    update (9f87230), or the picked card of the HTML list (else the first card)."""
+    for value in outputs:
+        if isinstance(value, dict) and "choices" in value and value["choices"]:
+            return value["choices"][0][1]
+        if isinstance(value, dict) and isinstance(value.get("value"), str):
+            value = value["value"]
+        if isinstance(value, str) and "kept-item" in value:
+            cards = [dict(ATTR.findall(card)) for card in CARD.findall(value)]
+            ids = [html.unescape(c["data-id"]) for c in cards if "data-id" in c]
+            pressed = [html.unescape(c["data-id"]) for c in cards
+                       if c.get("aria-pressed") == "true" and "data-id" in c]
+            if pressed or ids:
+                return (pressed or ids)[0]
+    return None
+
+
+REF_GRID = re.compile(r'class="ref-grid"[^>]*data-count="(\d+)"')
+
+
+def reference_count(outputs: list) -> int | None:
+    """How many references an event's outputs show: the HTML grid's data-count (ours), or
+    the items of 9f87230's gallery (dicts with an "image")."""
+    for value in outputs:
+        inner = value.get("value") if isinstance(value, dict) else value
+        if isinstance(inner, str) and (found := REF_GRID.search(inner)):
+            return int(found.group(1))
+        if isinstance(inner, list) and inner and all(
+                isinstance(item, dict) and "image" in item for item in inner):
+            return len(inner)
+    return None
