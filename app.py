@@ -136,7 +136,7 @@ with gr.Blocks(title=f"{spec.MODEL_TITLE} on Wiro", delete_cache=(3600, 3600)) a
         compare.run, compare.inputs, compare.outputs | {history.entries, history.html},
         show_progress="hidden", **PRIVATE, **RUNS)
     compare_event.then(lambda: gr.Button(interactive=True), None, compare.run_button, **QUIET)
-    keep.wire(demo, [run_event, compare_event], form, refs, page.outputs, restored)
+    keep.wire(demo, [run_event, compare_event], form, refs, restored)
     for slot, button in enumerate(compare.stops):
         button.click(compare.slot_stop(slot), None, None, **QUIET)
     api.build(page, **RUNS)

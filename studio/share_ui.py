@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 from PIL import Image
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -24,7 +25,7 @@ from starlette.routing import Route
 from wiro import spec
 
 from . import bounds, result_views
-from .outputs import OutputStore
+from .outputs import folder_name
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
@@ -161,7 +162,7 @@ class KeepShare:
         self.pending = gr.State(None)  # the id Delete asked about
 
     def wire(self, demo: gr.Blocks, run_events: Sequence[Any], form: Any, refs: Any,
-             outputs: OutputStore, restored: Any = None) -> None:
+             restored: Any = None) -> None:
         """`form` (studio/ui/form.Form) and `refs` (ReferencePanel) get a shared result's
         inputs back when the page opens with ?restore=<token>; `restored(values, text)`
         gives what else shows a restore (sizes, the status) as {component: value}."""
@@ -213,11 +214,8 @@ class KeepShare:
         self.confirm_no.click(lambda: (gr.Column(visible=False), "Nothing was deleted."), None,
                               [self.confirm, self.note], **PRIVATE)
 
-        def download_session(request: gr.Request):
-            return download(outputs, request)
-
         # Zips are built a few at a time (APP_ZIPS_AT_ONCE); the rest wait in Gradio's queue.
-        self.download.click(download_session, None, [self.zip_file, self.note],
+        self.download.click(download, None, [self.zip_file, self.note],
                             **{**PRIVATE, "concurrency_id": "zips",
                                "concurrency_limit": store().settings.zips_at_once})
 
@@ -271,16 +269,28 @@ def delete(pick, browser, request: gr.Request):
             f"Deleted {describe(result)}; its share link now says not found.", hidden)
 
 
-def download(outputs: OutputStore, request: gr.Request):
+def zip_path(session: str, count: int) -> Path:
+    """Where a tab's zip is built: inside Gradio's cache, which Gradio serves as it is. A
+    file returned from anywhere else is hashed and copied into the cache on the event loop,
+    which every visitor shares (over 100 ms for a 37 MB zip), and would be on disk twice.
+    The cache is bounded with the other temporary files (APP_TEMP_MB) and pruned hourly."""
+    folder = Path(get_upload_folder()) / "session-zips" / folder_name(session)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{ZIP_PREFIX}{count}-results.zip"
+
+
+def download(request: gr.Request):
     session = request.session_hash
     kept = store().of_session(session)
     if not kept:
         return gr.update(value=None, visible=False), "No finished runs in this tab yet."
     if not bounds.current().temp.make_room(sum(r.bytes for r in kept)):
         return gr.skip(), bounds.TEMP_FULL
-    path = outputs.path(session, f"{ZIP_PREFIX}{len(kept)}-results.zip")
+    path = zip_path(session, len(kept))
     count = result_views.session_zip(store(), kept, path)
-    outputs.clear(session, ZIP_PREFIX, keep=path.name)  # one zip per tab: the newest
+    for older in path.parent.glob(f"{ZIP_PREFIX}*"):  # one zip per tab: the newest
+        if older != path:
+            older.unlink(missing_ok=True)
     return (gr.update(value=str(path), visible=True),
             f"{result_views.results_count(count)}: the images as Wiro returned them, "
             "runs.json, and index.html (a contact sheet that opens offline).")

@@ -164,6 +164,12 @@ def test_zips_are_built_a_few_at_a_time(live_app, app_sim, monkeypatch, tmp_path
     for thread in threads:
         thread.join(60)
     assert len(answers) == 5 and all(a["success"] for a in answers)
+    # Each zip is served from where it was built, in Gradio's cache: on disk once, and
+    # never hashed and copied on the event loop every visitor shares.
+    served = [Path(a["output"]["data"][0]["value"]["path"]) for a in answers]
+    assert all(p.parent.parent.name == "session-zips" and p.is_file() for p in served), served
+    cache = served[0].parent.parent.parent
+    assert len(list(cache.rglob("*-results.zip"))) == len(sessions)
 
 
 # --- on an app process with small bounds -----------------------------------------------------

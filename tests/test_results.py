@@ -465,13 +465,11 @@ def test_one_tab_downloading_several_times_at_once(make_store, image, tmp_path, 
     """Found by bench/abuse.py: two zips of one tab at once removed each other's file."""
     import threading
 
-    from studio.outputs import OutputStore
-
     store = make_store()
     monkeypatch.setattr(results, "_store", store)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     for n in range(3):
         store.keep("tab", record(n, image))
-    outputs = OutputStore(tmp_path / "outputs")
 
     class Request:
         session_hash = "tab"
@@ -479,7 +477,7 @@ def test_one_tab_downloading_several_times_at_once(make_store, image, tmp_path, 
 
     def download():
         try:
-            answers.append(share_ui.download(outputs, Request()))
+            answers.append(share_ui.download(Request()))
         except Exception as exc:  # noqa: BLE001 — what the test looks for
             errors.append(exc)
     threads = [threading.Thread(target=download) for _ in range(6)]
@@ -488,9 +486,11 @@ def test_one_tab_downloading_several_times_at_once(make_store, image, tmp_path, 
     for thread in threads:
         thread.join(60)
     assert errors == [] and len(answers) == 6
-    [left] = list((tmp_path / "outputs").rglob("*.zip"))
+    # Built where Gradio serves it from as it is (it would hash and copy any other file).
+    [left] = list((tmp_path / "gradio").rglob("*.zip"))
+    assert left.parent.parent == tmp_path / "gradio" / "session-zips"
     assert zipfile.ZipFile(left).testzip() is None
-    assert not list((tmp_path / "outputs").rglob("*.partial"))
+    assert not list((tmp_path / "gradio").rglob("*.partial"))
 
 
 def test_a_count_of_results_reads_right():
