@@ -24,11 +24,14 @@ read again before an upgrade lands.
    the config in the page leaves out each component's API schema, which only API clients
    read (from /config and /info, both left whole), and the hidden API-only components
    (`API_ONLY`) with their events. The page's HTML carries the app's header (`install`'s
-   `header`), so it is drawn at once rather than after Gradio's code has built the page.
+   `header`), so it is drawn at once rather than after Gradio's code has built the page;
+   Gradio's code starts after that first frame.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -408,6 +411,23 @@ def lean_config(config: dict[str, Any]) -> dict[str, Any]:
     return lean
 
 
+# Gradio's own code, loaded by the page's head.
+GRADIO_SCRIPT = re.compile(rb'<script type="module" crossorigin src="([^"<>]+)"></script>')
+
+
+def _after_first_paint(found: re.Match) -> bytes:
+    """Gradio's code, started once the header has been drawn: on a fast connection the
+    script arrives before the first frame, and building the page (seconds of work on a phone)
+    would hold the header back until it is done. A tab opened in the background (no frames)
+    starts it anyway."""
+    src = json.dumps(found.group(1).decode())
+    return (b"<script>(() => { let started = false; const start = () => { if (started) return; "
+            b"started = true; const s = document.createElement('script'); s.type = 'module'; "
+            b"s.crossOrigin = ''; s.src = " + src.encode() + b"; document.head.appendChild(s); "
+            b"}; requestAnimationFrame(() => setTimeout(start)); setTimeout(start, 200); "
+            b"})();</script>")
+
+
 def _lean_page_config() -> None:
     from gradio import routes
 
@@ -421,8 +441,10 @@ def _lean_page_config() -> None:
         config = context["config"]
         kwargs["context"] = {**context, "config": lean_config(config)}
         response = original(*args, **kwargs)
-        header = _header[0].encode() if _header else b""
-        body = response.body.replace(b"<gradio-app", header + b"<gradio-app", 1)
+        body = response.body
+        if _header:
+            body = body.replace(b"<gradio-app", _header[0].encode() + b"<gradio-app", 1)
+            body = GRADIO_SCRIPT.sub(_after_first_paint, body, count=1)
         response.body = body
         response.headers["content-length"] = str(len(body))
         return response
