@@ -258,11 +258,17 @@ def fresh_guard(live_app, monkeypatch):
 
 
 def open_side_by_side(page, seeds):
-    if not page.locator("#sbs-seeds textarea, #sbs-seeds input").first.is_visible():
-        page.get_by_text("Side by side: the same inputs with 2–4 seeds", exact=True).click()
+    from playwright.sync_api import expect  # noqa: PLC0415
     box = page.locator("#sbs-seeds textarea, #sbs-seeds input").first
+    if not box.is_visible():
+        page.get_by_text("Side by side: the same inputs with 2–4 seeds", exact=True).click()
+        # The panel's fields are drawn as it opens: type once they hold their value (on a
+        # busy machine, text typed into a field still being drawn was replaced by it).
+        expect(box).not_to_have_value("", timeout=UI_MS)
+        page.wait_for_timeout(300)
     box.fill(seeds)
     box.press("Tab")
+    expect(box).to_have_value(seeds)
 
 
 def test_compare_three_seeds_in_a_row(page, app_sim, live_app, fresh_guard):
