@@ -25,7 +25,7 @@ from starlette.routing import Route
 from wiro import spec
 
 from . import bounds, result_views
-from .outputs import folder_name
+from .outputs import OutputStore
 from .results import Result, new_browser_id, store, valid_browser, valid_token
 
 PRIVATE = dict(api_visibility="private", concurrency_limit=None)
@@ -269,14 +269,12 @@ def delete(pick, browser, request: gr.Request):
             f"Deleted {describe(result)}; its share link now says not found.", hidden)
 
 
-def zip_path(session: str, count: int) -> Path:
-    """Where a tab's zip is built: inside Gradio's cache, which Gradio serves as it is. A
+def session_zips() -> OutputStore:
+    """Where tabs' zips are built: inside Gradio's cache, which Gradio serves as it is. A
     file returned from anywhere else is hashed and copied into the cache on the event loop,
     which every visitor shares (over 100 ms for a 37 MB zip), and would be on disk twice.
     The cache is bounded with the other temporary files (APP_TEMP_MB) and pruned hourly."""
-    folder = Path(get_upload_folder()) / "session-zips" / folder_name(session)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{ZIP_PREFIX}{count}-results.zip"
+    return OutputStore(Path(get_upload_folder()) / "session-zips")
 
 
 def download(request: gr.Request):
@@ -286,11 +284,10 @@ def download(request: gr.Request):
         return gr.update(value=None, visible=False), "No finished runs in this tab yet."
     if not bounds.current().temp.make_room(sum(r.bytes for r in kept)):
         return gr.skip(), bounds.TEMP_FULL
-    path = zip_path(session, len(kept))
+    zips = session_zips()
+    path = zips.path(session, f"{ZIP_PREFIX}{len(kept)}-results.zip")
     count = result_views.session_zip(store(), kept, path)
-    for older in path.parent.glob(f"{ZIP_PREFIX}*"):  # one zip per tab: the newest
-        if older != path:
-            older.unlink(missing_ok=True)
+    zips.clear(session, ZIP_PREFIX, keep=path.name)  # one zip per tab: the newest
     return (gr.update(value=str(path), visible=True),
             f"{result_views.results_count(count)}: the images as Wiro returned them, "
             "runs.json, and index.html (a contact sheet that opens offline).")
